@@ -1,0 +1,286 @@
+"""ListSpec/FormSpec → a starlette-admin view per object. Reads go through storage's
+Reader (one query per page, joins for linked titles); writes go to the RecordService.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import anyio.to_thread
+from markupsafe import escape
+from starlette.requests import Request
+from starlette_admin import fields as sa_fields
+from starlette_admin.contrib.sqla.filters import build_filter_clause
+from starlette_admin.exceptions import ActionFailed, FormValidationError
+from starlette_admin.filters import FilterGroup, FilterRegistry
+from starlette_admin.storage import BaseStorage
+from starlette_admin.types import RequestAction
+from starlette_admin.views import BaseModelView
+from starlette_admin.widgets import PanelWidget, TabsWidget
+
+from app_builder.filters import FichaFilterRegistry
+from app_builder.widgets import RelatedListField, field_for
+from framework.errors import ValidationFailed
+from framework.records import Actor
+from modeler.fieldtypes import HAS_MANY, LINK, MANY_TO_MANY
+from modeler.schema import ObjectDef
+from storage.queries import Record, Sort
+
+if TYPE_CHECKING:
+    from framework.app import Ficha
+
+RELATED_PREVIEW = 10
+
+
+def actor_for(request: Request) -> Actor:
+    user = getattr(request.state, "user", None)
+    if user is None:
+        return Actor(None, "anonymous", "screen")
+    return Actor(user.get("id"), user.get("name", "user"), "screen")
+
+
+class RecordView(BaseModelView):
+    """The generated screens of one object: list, detail, create, edit, delete."""
+
+    row_actions_display_type = BaseModelView.row_actions_display_type
+    exporters = ["csv"]
+    importers: Sequence[Any] = []
+    page_size_options = [25, 50, 100]
+    search_highlight = True
+    detail_template = "ficha_detail.html"
+
+    def __init__(self, ficha: Ficha, obj: ObjectDef, files: BaseStorage | None = None) -> None:
+        self.ficha = ficha
+        self.obj = obj
+        self.key = obj.name
+        self.identity = obj.name
+        self.name = obj.label
+        self.label = obj.plural
+        self.menu_label = obj.plural
+        self.display_name = obj.label
+        self.icon = obj.icon or "fa fa-table-list"
+        self.pk_attr = "id"
+        self.page_size = obj.list.page_size
+        self.page_size_options = sorted({obj.list.page_size, 25, 50, 100})
+        # Filters of starlette-admin resolve field names on a mapped class; Ficha's
+        # tables are mapped at run time for exactly this kind of reuse.
+        self.model = ficha.storage.mapped_class(obj.name)
+        ordered = self._ordered_fields()
+        self.fields = [sa_fields.IntegerField("id", label="#", read_only=True,
+                                              exclude_from_create=True,
+                                              exclude_from_edit=True,
+                                              exclude_from_list="id" not in obj.list.columns)]
+        for f in ordered:
+            field = field_for(obj, f, ficha.model.field_types, storage=files)
+            # starlette-admin offers a field in the filter builder when it is
+            # "searchable"; links are always filterable (their key is indexed).
+            field.searchable = f.name in obj.list.filters or f.kind == LINK or (
+                f.name in obj.list.columns and f.kind not in (HAS_MANY, MANY_TO_MANY))
+            self.fields.append(field)
+        types = ficha.model.field_types
+        self.sortable_fields = ["id"] + [
+            f.name for f in ordered if types.get(f.type).orderable and f.kind != HAS_MANY
+            and f.kind != MANY_TO_MANY]
+        self.searchable_fields = [f.name for f in ordered if f.name in obj.search_fields]
+        self.fields_default_sort = [(name, desc) for name, desc in obj.list.sort]
+        self.form_layout = self._layout()
+        self.exclude_fields_from_list = []
+        super().__init__()
+
+    def _ordered_fields(self) -> list[Any]:
+        order = {name: i for i, name in enumerate(self.obj.form.field_order)}
+        columns = {name: i for i, name in enumerate(self.obj.list.columns)}
+        fields = list(self.obj.fields.values())
+        # List columns keep their declared order; forms follow the layout below.
+        return sorted(fields, key=lambda f: (columns.get(f.name, 1000), order.get(f.name, 1000)))
+
+    def _layout(self) -> list[Any] | None:
+        editable = {f.name for f in self.obj.fields.values() if f.kind != HAS_MANY}
+        sections = [(s, [n for n in s.fields if n in editable]) for s in self.obj.form.sections]
+        sections = [(s, names) for s, names in sections if names]
+        if len(sections) <= 1 and not any(s.kind == "tab" for s, _ in sections):
+            return None
+        panels = [s for s, _ in sections if s.kind != "tab"]
+        tabs = [s for s, _ in sections if s.kind == "tab"]
+        names = dict(sections)
+        layout: list[Any] = [PanelWidget(title=s.title, children=list(names[s]),
+                                         collapsible=s.collapsed, collapsed=s.collapsed)
+                             for s in panels]
+        if tabs:
+            layout.append(TabsWidget(tabs=[(s.title, list(names[s])) for s in tabs]))
+        return layout
+
+    # -- permissions hooks (roles arrive with the security capability) ---------------------
+
+    def can_delete(self, request: Request) -> bool:
+        return True
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def get_filter_registry(self) -> FilterRegistry:
+        return FichaFilterRegistry()
+
+    def _where(self, request: Request, filters: FilterGroup | None) -> list[Any]:
+        if filters is None or filters.is_empty():
+            return []
+        fields_by_name = {f.name: f for f in self.get_fields_list(request)}
+        clause = build_filter_clause(filters, fields_by_name, self.get_filter_registry(), self,
+                                     request)
+        return [] if clause is None else [clause]
+
+    async def find_all(self, request: Request, skip: int = 0, limit: int = 100,
+                       q: str | None = None, sorts: Sequence[tuple[str, str]] | None = None,
+                       filters: FilterGroup | None = None) -> Sequence[Any]:
+        where = self._where(request, filters)
+        order = [Sort(name, direction == "desc") for name, direction in (sorts or [])
+                 if name in self.obj.fields or name == "id"]
+        columns = self._visible_columns(request)
+        reader = self.ficha.reader
+
+        def run() -> list[Record]:
+            with self.ficha.storage.read() as conn:
+                records = reader.list(conn, self.obj.name, where=where, search=q, sort=order,
+                                      limit=limit, offset=skip, fields=columns)
+                self._attach_many(conn, records, columns)
+                return records
+
+        return await anyio.to_thread.run_sync(run)
+
+    def _visible_columns(self, request: Request) -> list[str] | None:
+        if request.state.action in (RequestAction.LIST, RequestAction.RELATION_LOOKUP):
+            wanted = set(self.obj.list.columns) | {self.obj.title_field}
+            return [f.name for f in self.obj.fields.values() if f.name in wanted]
+        return None
+
+    def _attach_many(self, conn: Any, records: list[Record], columns: list[str] | None) -> None:
+        """Many-to-many values for a whole page: one query per such column, not per row."""
+        ids = [r.id for r in records]
+        for f in self.obj.fields.values():
+            if f.kind == MANY_TO_MANY and (columns is None or f.name in columns) and ids:
+                links = self.ficha.reader.m2m_links(conn, self.obj.name, f.name, ids)
+                for record in records:
+                    record[f.name] = links.get(record.id, [])
+
+    async def count(self, request: Request, q: str | None = None,
+                    filters: FilterGroup | None = None) -> int:
+        where = self._where(request, filters)
+
+        def run() -> Any:
+            with self.ficha.storage.read() as conn:
+                return self.ficha.reader.count(conn, self.obj.name, where=where, search=q)
+
+        result = await anyio.to_thread.run_sync(run)
+        request.state.count_exact = result.exact
+        return result.value
+
+    async def find_by_pk(self, request: Request, pk: Any) -> Any:
+        try:
+            ident = int(pk)
+        except (TypeError, ValueError):
+            return None
+        detail = request.state.action == RequestAction.DETAIL
+
+        def run() -> Record | None:
+            with self.ficha.storage.read() as conn:
+                record = self.ficha.reader.get(conn, self.obj.name, ident)
+                if record is None:
+                    return None
+                self._attach_many(conn, [record], None)
+                if detail:
+                    self._attach_related(conn, record)
+                return record
+
+        return await anyio.to_thread.run_sync(run)
+
+    def _attach_related(self, conn: Any, record: Record) -> None:
+        for f in self.obj.fields.values():
+            if f.kind != HAS_MANY:
+                continue
+            rows, total = self.ficha.reader.related(conn, self.obj.name, record.id, f.name,
+                                                    limit=RELATED_PREVIEW)
+            target = self.ficha.model[f.target or ""]
+            record[f.name] = {
+                "object": target.name,
+                "via": f.via,
+                "parent": record.id,
+                "total": total.value,
+                "exact": total.exact,
+                "rows": [{"id": r.id, "title": str(r.get(target.title_field) or f"#{r.id}")}
+                         for r in rows],
+            }
+
+    async def find_by_pks(self, request: Request, pks: list[Any]) -> Sequence[Any]:
+        ids = [int(p) for p in pks if str(p).isdigit()]
+
+        def run() -> list[Record]:
+            with self.ficha.storage.read() as conn:
+                return self.ficha.reader.get_many(conn, self.obj.name, ids)
+
+        return await anyio.to_thread.run_sync(run)
+
+    async def repr(self, obj: Any, request: Request) -> str:
+        value = obj.get(self.obj.title_field) if isinstance(obj, dict) else None
+        return str(value) if value not in (None, "") else f"{self.obj.label} #{obj['id']}"
+
+    async def select2_result(self, obj: Any, request: Request) -> str:
+        # select2 parses this as HTML: the title is escaped inside a span.
+        return f"<span>{escape(await self.repr(obj, request))}</span>"
+
+    async def select2_selection(self, obj: Any, request: Request) -> str:
+        return f"<span>{escape(await self.repr(obj, request))}</span>"
+
+    def get_fields_list(self, request: Request, *, include_nested: bool = False,
+                        action: RequestAction | None = None) -> Sequence[sa_fields.BaseField]:
+        fields = super().get_fields_list(request, include_nested=include_nested, action=action)
+        if (action or request.state.action) == RequestAction.DETAIL:
+            # The record page follows the form's order, related lists last.
+            order = {name: i for i, name in enumerate(self.obj.form.field_order)}
+            return sorted(fields, key=lambda f: (isinstance(f, RelatedListField),
+                                                 order.get(f.name, -1)))
+        return fields
+
+    # -- writes: all through the records service -------------------------------------------
+
+    def _values(self, request: Request, data: dict[str, Any]) -> dict[str, Any]:
+        values = {}
+        for field in self.get_fields_list(request):
+            if field.read_only or isinstance(field, RelatedListField) or field.name == "id":
+                continue
+            if field.name in data:
+                values[field.name] = data[field.name]
+        return values
+
+    async def create(self, request: Request, data: dict[str, Any]) -> Any:
+        values = self._values(request, data)
+        actor = actor_for(request)
+        try:
+            return await anyio.to_thread.run_sync(
+                lambda: self.ficha.records.create(self.obj.name, values, actor))
+        except ValidationFailed as exc:
+            raise FormValidationError(_form_errors(exc)) from exc
+
+    async def edit(self, request: Request, pk: Any, data: dict[str, Any]) -> Any:
+        values = self._values(request, data)
+        actor = actor_for(request)
+        try:
+            return await anyio.to_thread.run_sync(
+                lambda: self.ficha.records.update(self.obj.name, int(pk), values, actor))
+        except ValidationFailed as exc:
+            raise FormValidationError(_form_errors(exc)) from exc
+
+    async def delete(self, request: Request, pks: list[Any]) -> int | None:
+        actor = actor_for(request)
+        ids = [int(p) for p in pks]
+        try:
+            return await anyio.to_thread.run_sync(
+                lambda: self.ficha.records.delete_many(self.obj.name, ids, actor))
+        except ValidationFailed as exc:
+            raise ActionFailed("; ".join(exc.errors.values())) from exc
+
+
+def _form_errors(exc: ValidationFailed) -> dict[str, str]:
+    errors = dict(exc.errors)
+    if "__all__" in errors:
+        errors["_all_"] = errors.pop("__all__")
+    return errors

@@ -1,0 +1,204 @@
+"""The web application: the starlette-admin site (one view per object, a menu per pack)
+behind a stable mount that `ficha serve --reload` can swap when the YAML changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.types import Receive, Scope, Send
+from starlette_admin.base import BaseAdmin
+from starlette_admin.storage.local import LocalStorage
+from starlette_admin.views import DropDown
+
+from app_builder.screens import RecordView
+from framework.app import PROJECT_PACK, Ficha
+from framework.settings import Settings
+
+log = logging.getLogger("ficha.web")
+
+TEMPLATES = Path(__file__).parent / "templates"
+STATIC = Path(__file__).parent / "static"
+ADMIN_PATH = "/admin"
+
+
+def _files_storage(ficha: Ficha) -> LocalStorage:
+    # starlette-admin keeps storages in a registry by name: one name per project folder.
+    digest = hashlib.sha1(str(ficha.settings.data_dir).encode()).hexdigest()[:10]  # noqa: S324
+    return LocalStorage(ficha.settings.data_dir / "files", name=f"files-{digest}")
+
+
+def build_admin(ficha: Ficha) -> BaseAdmin:
+    admin = BaseAdmin(
+        title=ficha.settings.name,
+        base_url=ADMIN_PATH,
+        route_name="admin",
+        templates_dir=str(TEMPLATES),
+        secret_key=ficha.settings.secret_key,
+    )
+    files = _files_storage(ficha)
+    by_pack: dict[str, list[RecordView]] = {}
+    for obj in ficha.model:
+        by_pack.setdefault(obj.pack, []).append(RecordView(ficha, obj, files))
+    labels = {p.name: p.label for p in ficha.model.packs}
+    labels[PROJECT_PACK] = "My objects"
+    packs = [p.name for p in ficha.model.packs] + [PROJECT_PACK]
+    for pack in packs:
+        views = by_pack.get(pack, [])
+        if not views:
+            continue
+        if len(by_pack) == 1:  # one pack: no need for a dropdown
+            for view in views:
+                admin.add_view(view)
+        else:
+            admin.add_view(DropDown(labels.get(pack, pack), views=list(views),
+                                    icon="fa fa-folder", always_open=True))
+    return admin
+
+
+class SwappableApp:
+    """A stable ASGI target whose inner app can be replaced while serving.
+
+    starlette-admin cannot add views once mounted, so a changed model means a new Admin;
+    requests already running finish on the old one."""
+
+    def __init__(self, app: Starlette) -> None:
+        self.app = app
+        self.generation = 0
+
+    def swap(self, app: Starlette) -> None:
+        self.app = app
+        self.generation += 1
+
+    @property
+    def routes(self) -> list[Any]:  # url_for("admin:…") walks these
+        return self.app.routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
+def admin_app(ficha: Ficha) -> Starlette:
+    admin = build_admin(ficha)
+    holder = Starlette()
+    admin.mount_to(holder)  # builds admin.app; the holder itself is never served
+    assert admin.app is not None
+    admin.app.state.ficha = ficha
+    return admin.app
+
+
+def build_web_app(settings: Settings, *, reload: bool = False, ficha: Ficha | None = None,
+                  **_: Any) -> Starlette:
+    ficha = ficha or Ficha.load(settings)
+    target = SwappableApp(admin_app(ficha))
+    state = {"ficha": ficha}
+
+    async def home(request: Request) -> Response:
+        return RedirectResponse(f"{ADMIN_PATH}/", status_code=302)
+
+    async def health(request: Request) -> Response:
+        try:
+            state["ficha"].storage.check_connection()
+        except Exception as exc:  # reported, not raised: this is what the endpoint is for
+            return JSONResponse({"status": "error", "detail": str(exc)}, status_code=503)
+        return JSONResponse({"status": "ok", "objects": len(state["ficha"].model.objects)})
+
+    app = Starlette(routes=[
+        Route("/", home),
+        Route("/healthz", health),
+        Mount(ADMIN_PATH, app=target, name="admin"),
+    ])
+    app.state.ficha_state = state
+    app.state.admin = target
+    if reload:
+        watcher = ReloadWatcher(settings, target, state)
+        app.state.reload_watcher = watcher
+        watcher.start()
+    return app
+
+
+def _signature(paths: Iterable[Path]) -> tuple[tuple[str, float], ...]:
+    found = []
+    for path in paths:
+        if path.is_dir():
+            found += [(str(p), p.stat().st_mtime) for p in sorted(path.rglob("*"))
+                      if p.suffix in (".yaml", ".yml", ".py") and p.is_file()]
+        elif path.exists():
+            found.append((str(path), path.stat().st_mtime))
+    return tuple(found)
+
+
+class ReloadWatcher(threading.Thread):
+    """Polls the project's YAML and revision files; when they change and the new model
+    loads and needs no migration, builds a new Admin and swaps it in. A broken YAML keeps
+    the running screens and prints the problems; a model that needs `ficha migrate`
+    says so and waits."""
+
+    def __init__(self, settings: Settings, target: SwappableApp, state: dict[str, Any],
+                 interval: float = 0.5) -> None:
+        super().__init__(daemon=True, name="ficha-reload")
+        self.settings = settings
+        self.target = target
+        self.state = state
+        self.interval = interval
+        self.stop_event = threading.Event()
+        self.last_error = ""
+        self._seen = self._current()
+
+    def _paths(self) -> list[Path]:
+        ficha: Ficha = self.state["ficha"]
+        paths = [self.settings.project_dir / "ficha.yaml", self.settings.objects_dir,
+                 self.settings.migrations_dir]
+        paths += [p.path for p in ficha.model.packs if p.path is not None]
+        return paths
+
+    def _current(self) -> tuple[tuple[str, float], ...]:
+        return _signature(self._paths())
+
+    def run(self) -> None:
+        while not self.stop_event.wait(self.interval):
+            now = self._current()
+            if now == self._seen:
+                continue
+            self._seen = now
+            self.reload()
+
+    def reload(self) -> bool:
+        from storage.migrations import plan
+
+        try:
+            settings = Settings.load(self.settings.project_dir)
+            ficha = Ficha.load(settings, self.state["ficha"].pm)
+        except Exception as exc:  # any problem keeps the running screens
+            self._report(f"the YAML was not reloaded:\n{exc}")
+            return False
+        pending = plan(ficha.storage, settings.migrations_dir)
+        if not pending.empty:
+            ficha.close()
+            steps = pending.pending or [s.description for s in pending.steps]
+            self._report("the model changed the database layout; run 'ficha migrate' to "
+                         "apply:\n  " + "\n  ".join(steps))
+            return False
+        old = self.state["ficha"]
+        self.target.swap(admin_app(ficha))
+        self.state["ficha"] = ficha
+        self.last_error = ""
+        log.warning("reloaded the model: %d objects", len(ficha.model.objects))
+        old.close()
+        return True
+
+    def _report(self, message: str) -> None:
+        self.last_error = message
+        log.warning("%s", message)
+
+    def stop(self) -> None:
+        self.stop_event.set()

@@ -1,0 +1,132 @@
+"""Field type → starlette-admin field: the only place a widget is chosen for a field."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+from starlette_admin import fields as sa_fields
+from starlette_admin.storage import BaseStorage
+from starlette_admin.types import RequestAction
+
+from modeler.fieldtypes import FieldTypeRegistry
+from modeler.schema import FieldDef, ObjectDef
+from storage.queries import LinkRef
+
+
+@dataclass
+class LinkField(sa_fields.HasOne):
+    """A link shown by its target's title (loaded by the list query's join), so no page
+    ever loads or serializes the whole linked record."""
+
+    async def serialize_value(self, request: Request, value: Any) -> Any:
+        if not isinstance(value, LinkRef):
+            return await super().serialize_value(request, value)
+        if request.state.action.is_form() or request.state.action == RequestAction.EXPORT:
+            return value.id
+        return {"id": value.id, "_meta": {"repr": value.title}}
+
+
+@dataclass
+class ManyLinkField(sa_fields.HasMany):
+    """A many_to_many shown as the titles of the linked records."""
+
+    async def serialize_value(self, request: Request, value: Any) -> Any:
+        refs = [v for v in (value or []) if isinstance(v, LinkRef)]
+        if request.state.action.is_form():
+            return [r.id for r in refs]
+        if request.state.action == RequestAction.EXPORT:
+            return ", ".join(r.title for r in refs)
+        return [{"id": r.id, "_meta": {"repr": r.title}} for r in refs]
+
+
+@dataclass
+class RelatedListField(sa_fields.BaseField):
+    """The records of a has_many on the detail page: the first few and a link to all."""
+
+    target: str = ""
+    via: str = ""
+    detail_template: str = "fields/detail/related_list.html"
+    list_template: str = "fields/detail/related_list.html"
+    exclude_from_list: bool | None = True
+    exclude_from_create: bool | None = True
+    exclude_from_edit: bool | None = True
+    exclude_from_export: bool | None = True
+    exclude_from_import: bool | None = True
+    searchable: bool | None = False
+    orderable: bool | None = False
+
+    async def serialize_value(self, request: Request, value: Any) -> Any:
+        return value  # a dict prepared by the view: {"rows": [...], "total": n, ...}
+
+
+def _choices(f: FieldDef) -> list[tuple[str, str]]:
+    return [(v.code, v.label) for v in f.values]
+
+
+Factory = Callable[[FieldDef, dict[str, Any]], sa_fields.BaseField]
+
+
+def _decimal(f: FieldDef, common: dict[str, Any]) -> sa_fields.BaseField:
+    return sa_fields.DecimalField(f.name, **common)
+
+
+def _money(f: FieldDef, common: dict[str, Any]) -> sa_fields.BaseField:
+    common["help_text"] = common.get("help_text") or (f.currency or "EUR")
+    return sa_fields.DecimalField(f.name, **common)
+
+
+def _percent(f: FieldDef, common: dict[str, Any]) -> sa_fields.BaseField:
+    common["help_text"] = common.get("help_text") or "%"
+    return sa_fields.DecimalField(f.name, **common)
+
+
+WIDGETS: dict[str, Factory] = {
+    "string": lambda f, c: sa_fields.StringField(f.name, **c),
+    "text": lambda f, c: sa_fields.TextAreaField(f.name, **c),
+    "integer": lambda f, c: sa_fields.IntegerField(f.name, **c),
+    "decimal": _decimal,
+    "money": _money,
+    "percent": _percent,
+    "boolean": lambda f, c: sa_fields.BooleanField(f.name, **c),
+    "date": lambda f, c: sa_fields.DateField(f.name, **c),
+    "datetime": lambda f, c: sa_fields.DateTimeField(f.name, **c),
+    "email": lambda f, c: sa_fields.EmailField(f.name, **c),
+    "phone": lambda f, c: sa_fields.PhoneField(f.name, **c),
+    "url": lambda f, c: sa_fields.URLField(f.name, **c),
+    "choice": lambda f, c: sa_fields.EnumField(f.name, choices=_choices(f), **c),
+    "multichoice": lambda f, c: sa_fields.EnumField(f.name, choices=_choices(f),
+                                                    multiple=True, **c),
+    "link": lambda f, c: LinkField(f.name, key=f.target, **c),
+    "many_to_many": lambda f, c: ManyLinkField(f.name, key=f.target, **c),
+    "has_many": lambda f, c: RelatedListField(f.name, target=f.target or "",
+                                              via=f.via or "", **c),
+    "json": lambda f, c: sa_fields.JSONField(f.name, **c),
+    "autonumber": lambda f, c: sa_fields.StringField(f.name, **c),
+}
+
+
+def field_for(obj: ObjectDef, f: FieldDef, types: FieldTypeRegistry, *,
+              storage: BaseStorage | None = None) -> sa_fields.BaseField:
+    common: dict[str, Any] = {
+        "label": f.label,
+        "help_text": f.help,
+        "required": f.required,
+        "read_only": f.read_only or f.type == "autonumber" or f.name in obj.form.read_only,
+        "exclude_from_list": f.name not in obj.list.columns,
+        "searchable": f.name in obj.search_fields,
+    }
+    if f.type == "autonumber":
+        common["exclude_from_create"] = True
+    if f.type == "file":
+        accept = f.options.get("accept")
+        max_size = f.options.get("max_size")
+        return sa_fields.FileField(
+            f.name, storage=storage, upload_folder=f"{obj.name}/{f.name}",
+            accept=accept, max_size=int(max_size) if max_size else 10 * 1024 * 1024,
+            **common)
+    # Plugin types name the widget they look like (an IBAN is a "string").
+    factory = WIDGETS.get(types.get(f.type).widget) or WIDGETS["string"]
+    return factory(f, common)

@@ -1,0 +1,384 @@
+"""The `ficha` command line: a composition root, thin on purpose.
+
+Every command loads the project the same way the web application does; errors the user
+can fix are printed with file:line:column and a suggestion, and exit with status 1.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import sys
+from collections.abc import Callable, Iterator
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from framework.errors import FichaError, ModelError, SettingsError, StorageError
+from modeler.problems import Problem
+
+console = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _version() -> str:
+    try:
+        return version("ficha")
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        return "0+source"
+
+
+def print_problems(problems: tuple[Problem, ...] | list[Problem]) -> None:
+    ordered = sorted(problems, key=lambda p: (p.pos.file, p.pos.line, p.pos.column))
+    for p in ordered:
+        colour = "red" if p.severity == "error" else "yellow"
+        label = "error" if p.severity == "error" else "warning"
+        hint = f"\n    [dim]→ {p.hint}[/dim]" if p.hint else ""
+        err.print(f"[bold]{p.pos}[/bold]: [{colour}]{label}[/{colour}] {p.message} "
+                  f"[dim]\\[{p.code}][/dim]{hint}", soft_wrap=True)
+    errors = sum(1 for p in problems if p.severity == "error")
+    warnings = len(problems) - errors
+    if errors:
+        err.print(f"[red]{errors} error(s)[/red]" + (f", {warnings} warning(s)" if warnings
+                                                      else "") + "; nothing was changed.")
+
+
+@contextlib.contextmanager
+def user_errors(debug: bool = False) -> Iterator[None]:
+    """Turn the errors a user can fix into messages and exit status 1, never a trace."""
+    try:
+        yield
+    except (ModelError, SettingsError) as exc:
+        print_problems(list(exc.problems))
+        sys.exit(1)
+    except (StorageError, FichaError) as exc:
+        err.print(f"[red]error:[/red] {exc}", soft_wrap=True)
+        sys.exit(1)
+    except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        if debug or os.environ.get("FICHA_DEBUG"):
+            raise
+        err.print(f"[red]internal error:[/red] {type(exc).__name__}: {exc}\n"
+                  "[dim]This is a bug in Ficha or a plugin; run again with FICHA_DEBUG=1 "
+                  "to see where, and report it.[/dim]", soft_wrap=True)
+        sys.exit(2)
+
+
+def handled(fn: F) -> F:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with user_errors():
+            return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+project_option = click.option(
+    "--project", "-p", "project", type=click.Path(file_okay=False, path_type=Path),
+    default=lambda: os.environ.get("FICHA_PROJECT", "."), show_default="current folder",
+    help="The project folder (the one holding ficha.yaml).")
+
+
+def _load(project: Path) -> Any:
+    from framework.app import Ficha
+    from framework.settings import Settings
+
+    return Ficha.load(Settings.load(project))
+
+
+class FichaCLI(click.Group):
+    """Adds the commands plugins contribute through `ficha_commands`."""
+
+    _plugins_loaded = False
+
+    def _load_plugin_commands(self) -> None:
+        if FichaCLI._plugins_loaded:
+            return
+        FichaCLI._plugins_loaded = True
+        from plugins.manager import get_plugin_manager
+
+        try:
+            get_plugin_manager().hook.ficha_commands(cli=self)
+        except Exception as exc:  # a broken plugin must not take the CLI down
+            err.print(f"[yellow]warning:[/yellow] plugin commands not loaded: {exc}")
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._load_plugin_commands()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None:
+            self._load_plugin_commands()
+            command = super().get_command(ctx, cmd_name)
+        return command
+
+
+@click.group(cls=FichaCLI, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(_version(), "--version", "-V", prog_name="ficha")
+def cli() -> None:
+    """Ficha: a CRM framework. Declare business objects in YAML; get tables, screens
+    and an API.
+
+    \b
+    Start:   ficha init mycrm --pack core && cd mycrm
+    Then:    ficha check && ficha migrate && ficha serve
+    Or try:  ficha demo
+    """
+
+
+# -- init ----------------------------------------------------------------------------------
+
+
+SETTINGS_TEMPLATE = """\
+# Ficha project settings. Every key is explained in docs/admin-guide.md.
+name: {name}
+# SQLite by default; for PostgreSQL or MariaDB write their URL, e.g.
+#   postgresql://user:password@host/dbname   mariadb://user:password@host/dbname
+# (or set FICHA_DATABASE_URL, which wins over this line).
+database: {database}
+packs: [{packs}]
+locale: es-ES          # phone numbers without +prefix are read as Spanish
+timezone: Europe/Madrid
+currency: EUR
+"""
+
+GITIGNORE = "data/\n"
+
+
+@cli.command()
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--pack", "packs", multiple=True, help="A pack to use, e.g. core (repeatable).")
+@click.option("--name", help="The name shown in the screens (default: the folder name).")
+@click.option("--database", default="sqlite:///data/ficha.sqlite", show_default=True,
+              help="Database URL.")
+@handled
+def init(folder: Path, packs: tuple[str, ...], name: str | None, database: str) -> None:
+    """Create a new project in FOLDER."""
+    if (folder / "ficha.yaml").exists():
+        raise click.ClickException(f"{folder}/ficha.yaml already exists; nothing was changed")
+    _create_project(folder, packs, name, database)
+    console.print(f"[green]Created[/green] {folder}/ ficha.yaml, objects/, migrations/")
+    console.print("Next: describe your objects in objects/*.yaml, then\n"
+                  f"  cd {folder} && ficha check && ficha migrate && ficha serve")
+
+
+def _create_project(folder: Path, packs: tuple[str, ...], name: str | None,
+                    database: str) -> None:
+    from framework.app import available_packs
+    from plugins.manager import get_plugin_manager
+
+    known = available_packs(get_plugin_manager())
+    for pack in packs:
+        if pack not in known:
+            from modeler.problems import did_you_mean
+
+            hint = did_you_mean(pack, known) or f"installed packs: {', '.join(sorted(known))}"
+            raise click.ClickException(f"unknown pack '{pack}' ({hint})")
+    folder.mkdir(parents=True, exist_ok=True)
+    for sub in ("objects", "migrations", "data"):
+        (folder / sub).mkdir(exist_ok=True)
+    (folder / "ficha.yaml").write_text(SETTINGS_TEMPLATE.format(
+        name=name or folder.resolve().name, database=database, packs=", ".join(packs)))
+    (folder / ".gitignore").write_text(GITIGNORE)
+
+
+# -- check ---------------------------------------------------------------------------------
+
+
+@cli.command()
+@project_option
+@handled
+def check(project: Path) -> None:
+    """Check the project's YAML (and the database, if it exists) without changing anything.
+
+    Prints every problem with file:line:column; exits 1 if there is an error."""
+    from storage.migrations import drift, plan
+
+    ficha = _load(project)
+    if ficha.warnings:
+        print_problems(ficha.warnings)
+    model = ficha.model
+    fields = sum(len(o.fields) for o in model)
+    console.print(f"[green]✓[/green] {len(model.objects)} objects, {fields} fields, "
+                  f"packs: {', '.join(p.name for p in model.packs) or 'none'}")
+    try:
+        ficha.storage.check_connection()
+    except StorageError as exc:
+        err.print(f"[yellow]warning:[/yellow] {exc}")
+        return
+    differences = drift(ficha.storage)
+    pending = plan(ficha.storage, ficha.settings.migrations_dir)
+    if differences:
+        console.print("[yellow]The database differs from the model:[/yellow]")
+        for line in differences:
+            console.print(f"  • {line}")
+    if not pending.empty:
+        console.print("[yellow]Run 'ficha migrate' to bring the database up to date "
+                      "('ficha migrate --plan' shows what it would do).[/yellow]")
+    elif not differences:
+        console.print(f"[green]✓[/green] the database is up to date "
+                      f"({ficha.storage.display_url})")
+    ficha.close()
+
+
+# -- migrate -------------------------------------------------------------------------------
+
+
+def show_plan(plan: Any) -> None:
+    if plan.pending:
+        console.print("Revision files not yet applied to this database:")
+        for line in plan.pending:
+            console.print(f"  • {line}")
+    for step in plan.steps:
+        if step.refused:
+            console.print(f"  [red]✗ {step.description}[/red]\n    {step.refused}"
+                          + (f"\n    [dim]→ {step.hint}[/dim]" if step.hint else ""))
+        else:
+            console.print(f"  [green]+[/green] {step.description}")
+    if plan.empty:
+        console.print("[green]✓[/green] nothing to do: the database matches the model")
+
+
+@cli.command()
+@project_option
+@click.option("--plan", "plan_only", is_flag=True, help="Show what would change; change nothing.")
+@click.option("-m", "--message", help="Describe the change (kept in the revision file).")
+@handled
+def migrate(project: Path, plan_only: bool, message: str | None) -> None:
+    """Bring the database up to the model: shows the plan, then applies it.
+
+    Each applied change is kept as an Alembic revision file in migrations/."""
+    from storage.migrations import MigrationRefused, migrate as run, plan
+
+    ficha = _load(project)
+    current = plan(ficha.storage, ficha.settings.migrations_dir)
+    console.print(f"Database: {ficha.storage.display_url}")
+    show_plan(current)
+    if current.refused:
+        err.print("[red]Nothing was changed.[/red]")
+        sys.exit(1)
+    if plan_only or current.empty:
+        return
+    try:
+        _, applied = run(ficha.storage, ficha.settings.migrations_dir, message)
+    except MigrationRefused as exc:
+        show_plan(exc.plan)
+        err.print("[red]Nothing was changed.[/red]")
+        sys.exit(1)
+    console.print(f"[green]✓ applied[/green] {', '.join(applied)}")
+    ficha.close()
+
+
+# -- serve ---------------------------------------------------------------------------------
+
+
+@cli.command()
+@project_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--reload", is_flag=True, help="Pick up YAML changes without a restart.")
+@handled
+def serve(project: Path, host: str, port: int, reload: bool) -> None:
+    """Serve the screens of the project."""
+    ficha = _load(project)
+    _require_migrated(ficha)
+    _serve(ficha, host, port, reload)
+
+
+def _require_migrated(ficha: Any) -> None:
+    from storage.migrations import plan
+
+    pending = plan(ficha.storage, ficha.settings.migrations_dir)
+    if not pending.empty:
+        show_plan(pending)
+        raise FichaError("the database is not up to date with the model; "
+                         "run 'ficha migrate' first")
+
+
+def _serve(ficha: Any, host: str, port: int, reload: bool, banner: str = "") -> None:
+    import uvicorn
+
+    from framework.app import create_app
+
+    app = create_app(ficha.settings, reload=reload, ficha=ficha)
+    console.print(f"[bold green]Ficha[/bold green] serving [bold]{ficha.settings.name}[/bold] "
+                  f"on [link]http://{host}:{port}/[/link]"
+                  + (" (reloading on YAML changes)" if reload else ""))
+    if banner:
+        console.print(banner)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+# -- demo ----------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path), default="demo")
+@click.option("--pack", "packs", multiple=True, default=("core",), show_default=True)
+@click.option("--size", default=200, show_default=True, help="How many main records to make.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--no-serve", is_flag=True, help="Create and fill the project, then stop.")
+@handled
+def demo(folder: Path, packs: tuple[str, ...], size: int, host: str, port: int,
+         no_serve: bool) -> None:
+    """Create (once) a demo project with sample data in FOLDER and serve it."""
+    from framework.app import DemoContext
+    from storage.migrations import migrate as run
+
+    if not (folder / "ficha.yaml").exists():
+        _create_project(folder, packs, "Ficha demo CRM", "sqlite:///data/ficha.sqlite")
+        console.print(f"[green]Created[/green] the demo project in {folder}/")
+    ficha = _load(folder)
+    _, applied = run(ficha.storage, ficha.settings.migrations_dir, "demo database")
+    if applied:
+        console.print(f"[green]✓[/green] database ready ({ficha.storage.display_url})")
+    first = ficha.model.packs[0].name if ficha.model.packs else None
+    empty = True
+    if first:
+        with ficha.storage.read() as conn:
+            some = next(iter(o for o in ficha.model if o.pack == first))
+            empty = ficha.reader.count(conn, some.name, cap=1).value == 0
+    if empty:
+        with console.status("Filling the demo with sample records…"):
+            ficha.pm.hook.ficha_demo_data(context=DemoContext(ficha, tuple(
+                p.name for p in ficha.model.packs), size=size))
+        console.print("[green]✓[/green] sample records created")
+    if no_serve:
+        return
+    _serve(ficha, host, port, reload=False,
+           banner="Open the address above in a browser. (Sign-in arrives with users and "
+                  "roles; this demo is open to anyone who can reach it.)")
+
+
+# -- objects ---------------------------------------------------------------------------------
+
+
+@cli.command(name="objects")
+@project_option
+@handled
+def list_objects(project: Path) -> None:
+    """List the project's objects and their fields."""
+    ficha = _load(project)
+    table = Table("object", "pack", "fields", "title", box=None)
+    for obj in ficha.model:
+        table.add_row(obj.name, obj.pack, ", ".join(f"{f.name}:{f.type}" for f in obj),
+                      obj.title_field)
+    console.print(table)
+
+
+def main() -> None:
+    cli(prog_name="ficha")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,155 @@
+"""The composition root: settings → plugins → model → storage → services → web app.
+
+`Ficha.load(settings)` gives a loaded project (what the CLI and the tests use);
+`create_app(settings)` gives the Starlette application that serves it.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from framework.errors import SettingsError
+from framework.records import RecordService
+from framework.settings import Settings
+from modeler.build import Source, build_model, build_model_with_warnings
+from modeler.fieldtypes import CoerceContext, FieldTypeRegistry
+from modeler.problems import Problem, did_you_mean
+from modeler.schema import Model, PackInfo, SourcePos
+from plugins.manager import FichaPluginManager, get_plugin_manager
+from storage.manager import StorageManager
+from storage.queries import Reader
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+log = logging.getLogger("ficha")
+
+PROJECT_PACK = "project"
+
+
+def available_packs(pm: FichaPluginManager) -> dict[str, PackInfo]:
+    packs: dict[str, PackInfo] = {}
+    for result in pm.hook.ficha_packs():
+        for pack in result or []:
+            packs[pack.name] = pack
+    return packs
+
+
+def enabled_packs(settings: Settings, pm: FichaPluginManager) -> list[PackInfo]:
+    """The project's packs in load order: each after the packs it requires."""
+    available = available_packs(pm)
+    ordered: list[PackInfo] = []
+    problems: list[Problem] = []
+    settings_file = SourcePos(str(settings.project_dir / "ficha.yaml"))
+
+    def add(name: str, wanted_by: str | None) -> None:
+        if any(p.name == name for p in ordered):
+            return
+        pack = available.get(name)
+        if pack is None:
+            who = f" (required by {wanted_by})" if wanted_by else ""
+            problems.append(Problem(
+                "S010", f"unknown pack '{name}'{who}", settings_file,
+                did_you_mean(name, available) or
+                f"installed packs: {', '.join(sorted(available)) or 'none'}"))
+            return
+        for required in pack.requires:
+            add(required, name)
+        ordered.append(pack)
+
+    for name in settings.packs:
+        add(name, None)
+    if problems:
+        raise SettingsError(problems)
+    return ordered
+
+
+def field_types(pm: FichaPluginManager) -> FieldTypeRegistry:
+    extra = [t for result in pm.hook.ficha_field_types() for t in (result or [])]
+    return FieldTypeRegistry.build(extra)
+
+
+def model_sources(settings: Settings, packs: Sequence[PackInfo]) -> list[Source]:
+    sources = [Source(path, pack.name, pack.path) for pack in packs
+               for path in pack.object_files()]
+    if settings.objects_dir.is_dir():
+        sources += [Source(path, PROJECT_PACK, settings.project_dir)
+                    for path in sorted(settings.objects_dir.glob("*.yaml"))]
+    return sources
+
+
+def load_model(settings: Settings, pm: FichaPluginManager, *, warnings: list[Problem]
+               | None = None) -> Model:
+    packs = enabled_packs(settings, pm)
+    sources = model_sources(settings, packs)
+    types = field_types(pm)
+    if warnings is None:
+        return build_model(sources, types, packs)
+    model, problems = build_model_with_warnings(sources, types, packs)
+    warnings.extend(problems)
+    if model is None or any(p.severity == "error" for p in problems):
+        from modeler.problems import ModelError
+
+        raise ModelError(problems)
+    return model
+
+
+@dataclass
+class Ficha:
+    """A loaded project: what every command, screen and test works with."""
+
+    settings: Settings
+    pm: FichaPluginManager
+    model: Model
+    storage: StorageManager
+    records: RecordService
+    reader: Reader
+    warnings: list[Problem] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, settings: Settings, pm: FichaPluginManager | None = None, *,
+             echo: bool = False) -> Ficha:
+        pm = pm or get_plugin_manager()
+        warnings: list[Problem] = []
+        model = load_model(settings, pm, warnings=warnings)
+        storage = StorageManager(settings.database_url, model, base_dir=settings.project_dir,
+                                 echo=echo)
+        records = RecordService(storage, coerce_context=CoerceContext(
+            phone_region=settings.phone_region))
+        records.subscribe(lambda event: pm.hook.ficha_record_event(event=event))
+        ficha = cls(settings, pm, model, storage, records, Reader(storage),
+                    [w for w in warnings if w.severity == "warning"])
+        pm.hook.ficha_startup(ficha=ficha)
+        return ficha
+
+    def close(self) -> None:
+        self.storage.dispose()
+
+
+@dataclass
+class DemoContext:
+    """What a plugin's `ficha_demo_data` hook receives."""
+
+    ficha: Ficha
+    packs: tuple[str, ...]
+    size: int = 200
+    seed: int = 20261124
+    random: random.Random = field(default_factory=random.Random)
+
+    @property
+    def records(self) -> RecordService:
+        return self.ficha.records
+
+    def __post_init__(self) -> None:
+        self.random.seed(self.seed)
+
+
+def create_app(settings: Settings, *, reload: bool = False, ficha: Ficha | None = None,
+               **options: Any) -> Starlette:
+    from app_builder.site import build_web_app
+
+    return build_web_app(settings, reload=reload, ficha=ficha, **options)

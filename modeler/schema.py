@@ -1,0 +1,222 @@
+"""The immutable model: what the YAML declares, checked and frozen once at load."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from modeler.fieldtypes import DEFAULT_REGISTRY, FieldTypeRegistry
+
+#: Columns every object table has. Users may not declare fields with these names.
+SYSTEM_FIELDS: tuple[str, ...] = (
+    "id",
+    "version",
+    "created_at",
+    "updated_at",
+    "created_by",
+    "updated_by",
+    "deleted_at",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SourcePos:
+    """Where a declaration came from: 1-based line and column, as editors count."""
+
+    file: str
+    line: int = 0
+    column: int = 0
+
+    def __str__(self) -> str:
+        if not self.line:
+            return self.file
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+UNKNOWN_POS = SourcePos("<built-in>")
+
+
+@dataclass(frozen=True, slots=True)
+class ChoiceValue:
+    code: str
+    label: str
+    color: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FieldDef:
+    """One field of an object. `options` holds the type-specific keys, already checked."""
+
+    name: str
+    type: str
+    label: str
+    kind: str = "column"  # column | link | has_many | many_to_many (see fieldtypes)
+    pos: SourcePos = UNKNOWN_POS
+    help: str | None = None
+    required: bool = False
+    unique: bool = False
+    index: bool = False
+    search: bool = False
+    filter: bool = False
+    read_only: bool = False
+    default: Any = None
+    min: Any = None
+    max: Any = None
+    max_length: int | None = None
+    pattern: str | None = None
+    # choice / multichoice
+    values: tuple[ChoiceValue, ...] = ()
+    # link / has_many / many_to_many
+    target: str | None = None
+    via: str | None = None
+    on_delete: str = "restrict"
+    link_fields: tuple[FieldDef, ...] = ()
+    # decimal / money / percent
+    precision: int | None = None
+    scale: int | None = None
+    currency: str | None = None
+    # autonumber
+    format: str | None = None
+    # everything else the field type declared as its own
+    options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    pack: str = ""
+
+    def choice_label(self, code: Any) -> str:
+        for value in self.values:
+            if value.code == code:
+                return value.label
+        return "" if code is None else str(code)
+
+    @property
+    def choice_codes(self) -> tuple[str, ...]:
+        return tuple(v.code for v in self.values)
+
+
+@dataclass(frozen=True, slots=True)
+class ListSpec:
+    columns: tuple[str, ...] = ()
+    filters: tuple[str, ...] = ()
+    search: tuple[str, ...] = ()
+    sort: tuple[tuple[str, bool], ...] = ()  # (field, descending)
+    page_size: int = 25
+    #: where each name was written, keyed "columns:name", "sort:name" … (for messages)
+    positions: Mapping[str, SourcePos] = field(
+        default_factory=lambda: MappingProxyType({}), compare=False)
+
+    def pos(self, key: str, name: str, default: SourcePos) -> SourcePos:
+        return self.positions.get(f"{key}:{name}", default)
+
+
+@dataclass(frozen=True, slots=True)
+class FormSection:
+    """A titled group of fields; `tab` sections render as tabs, the others as panels."""
+
+    title: str
+    fields: tuple[str, ...]
+    kind: str = "section"  # section | tab
+    read_only: tuple[str, ...] = ()
+    collapsed: bool = False
+    positions: Mapping[str, SourcePos] = field(
+        default_factory=lambda: MappingProxyType({}), compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class FormSpec:
+    sections: tuple[FormSection, ...] = ()
+    read_only: tuple[str, ...] = ()
+
+    @property
+    def field_order(self) -> tuple[str, ...]:
+        return tuple(name for section in self.sections for name in section.fields)
+
+
+@dataclass(frozen=True, slots=True)
+class IndexDef:
+    fields: tuple[str, ...]
+    unique: bool = False
+    name: str | None = None
+    pos: SourcePos = UNKNOWN_POS
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectDef:
+    name: str
+    label: str
+    plural: str
+    fields: Mapping[str, FieldDef]
+    title_field: str
+    pos: SourcePos = UNKNOWN_POS
+    description: str | None = None
+    icon: str | None = None
+    pack: str = ""
+    list: ListSpec = ListSpec()
+    form: FormSpec = FormSpec()
+    indexes: tuple[IndexDef, ...] = ()
+    renamed_from: str | None = None
+
+    def field(self, name: str) -> FieldDef:
+        return self.fields[name]
+
+    def __iter__(self) -> Iterator[FieldDef]:
+        return iter(self.fields.values())
+
+    @property
+    def table_name(self) -> str:
+        return self.name
+
+    def stored_fields(self) -> Iterator[FieldDef]:
+        """Fields that own a column in this object's table (links own their key)."""
+        for f in self.fields.values():
+            if f.kind in ("column", "link"):
+                yield f
+
+    @property
+    def search_fields(self) -> tuple[str, ...]:
+        declared = tuple(f.name for f in self.fields.values() if f.search)
+        return self.list.search or declared
+
+
+@dataclass(frozen=True, slots=True)
+class PackInfo:
+    """A pack: a folder of YAML (objects/*.yaml …) that a plugin contributes."""
+
+    name: str
+    label: str
+    path: Path | None = None
+    version: str = ""
+    description: str = ""
+    requires: tuple[str, ...] = ()
+
+    def object_files(self) -> list[Path]:
+        if self.path is None or not (self.path / "objects").is_dir():
+            return []
+        return sorted((self.path / "objects").glob("*.yaml"))
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    """Every object of a project, after packs are merged and checks have passed."""
+
+    objects: Mapping[str, ObjectDef]
+    field_types: FieldTypeRegistry = DEFAULT_REGISTRY
+    packs: tuple[PackInfo, ...] = ()
+    fingerprint: str = ""
+
+    def __getitem__(self, name: str) -> ObjectDef:
+        return self.objects[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.objects
+
+    def __iter__(self) -> Iterator[ObjectDef]:
+        return iter(self.objects.values())
+
+    def reverse_links(self, target: str) -> Iterator[tuple[ObjectDef, FieldDef]]:
+        """Every link field, in any object, that points at `target`."""
+        for obj in self.objects.values():
+            for f in obj.fields.values():
+                if f.type == "link" and f.target == target:
+                    yield obj, f

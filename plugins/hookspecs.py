@@ -1,0 +1,90 @@
+"""Every hook a Ficha plugin can implement, grouped by the phase in which it runs.
+
+Implement a hook with `@plugins.hookimpl` in a module registered under the entry-point
+group `ficha` (see docs/plugins.md). Each hook takes few, named, stable arguments.
+Ficha's own packs (verticals/core …) use exactly these hooks.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    import click
+
+    from framework.app import DemoContext, Ficha
+    from framework.records import RecordEvent
+    from modeler.fieldtypes import FieldType
+    from modeler.schema import PackInfo
+
+hookspec = pluggy.HookspecMarker("ficha")
+
+# -- model: what the YAML may contain ------------------------------------------------------
+
+
+@hookspec
+def ficha_packs() -> list[PackInfo]:
+    """Declare the packs this plugin provides.
+
+    Called once when a project is loaded, before its YAML is read. Return a list of
+    `modeler.schema.PackInfo`, each naming a folder whose `objects/*.yaml` hold the
+    pack's objects and extensions. A project uses a pack when its ficha.yaml lists the
+    pack's `name` under `packs:`. All results are collected.
+    """
+
+
+@hookspec
+def ficha_field_types() -> list[FieldType]:
+    """Contribute field types (`modeler.fieldtypes.FieldType`).
+
+    Called once at start, before any YAML is read, so objects may use the new types.
+    A type name already taken (by Ficha or another plugin) stops the start with an error
+    naming both sources. All results are collected.
+    """
+
+
+# -- runtime: records ----------------------------------------------------------------------
+
+
+@hookspec
+def ficha_record_event(event: RecordEvent) -> None:
+    """Observe a record being created, updated, deleted or restored.
+
+    Called inside the write's transaction, after the change and before the commit:
+    raising refuses the whole change. `event.kind`, `event.object`, `event.record`,
+    `event.before` and `event.changes` (field → (old, new)) describe it; `event.actor`
+    says who and through which channel. Return value ignored.
+    """
+
+
+# -- lifecycle --------------------------------------------------------------------------------
+
+
+@hookspec
+def ficha_startup(ficha: Ficha) -> None:
+    """Called once the project is loaded (model, storage and services ready), before
+    the web application or a command uses it. Return value ignored."""
+
+
+@hookspec
+def ficha_demo_data(context: DemoContext) -> None:
+    """Fill the demo project with sample records of this plugin's packs.
+
+    Called by `ficha demo` after the database is migrated, once per plugin; write
+    through `context.records` and check `context.packs` for the packs in use.
+    `context.size` says roughly how many main records to create. Return value ignored.
+    """
+
+
+# -- CLI ----------------------------------------------------------------------------------------
+
+
+@hookspec
+def ficha_commands(cli: click.Group) -> None:
+    """Add commands to the `ficha` command line: `cli.add_command(my_command)`.
+
+    Called once when the command line starts. Return value ignored.
+    """
+

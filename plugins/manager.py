@@ -1,0 +1,85 @@
+"""get_plugin_manager(): specs, built-in plugins, entry points, then check_pending().
+
+Only the composition roots (framework/app.py, cli.py) call it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import logging
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+
+import pluggy
+
+from plugins import hookspecs
+
+log = logging.getLogger("ficha.plugins")
+
+ENTRY_POINT_GROUP = "ficha"
+
+#: Ficha's own features, registered exactly like outside plugins.
+BUILTINS = ("verticals.core",)
+
+
+@dataclass(frozen=True)
+class LoadFailure:
+    name: str
+    error: str
+
+
+class FichaPluginManager(pluggy.PluginManager):
+    """A pluggy manager that also remembers which plugins were skipped, and why."""
+
+    def __init__(self) -> None:
+        super().__init__("ficha")
+        self.failures: list[LoadFailure] = []
+
+
+def get_plugin_manager(*, entry_points_too: bool = True,
+                       extra: tuple[object, ...] = ()) -> FichaPluginManager:
+    pm = FichaPluginManager()
+    pm.add_hookspecs(hookspecs)
+    for name in BUILTINS:
+        pm.register(importlib.import_module(name), name=name)
+    outside: list[object] = list(extra)
+    if entry_points_too:
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            if pm.get_plugin(ep.name) is not None or ep.value in BUILTINS:
+                continue
+            try:
+                plugin = ep.load()
+                pm.register(plugin, name=ep.name)
+                outside.append(plugin)
+            except Exception as exc:  # a broken plugin is reported and skipped, not a crash
+                _fail(pm, ep.name, f"{type(exc).__name__}: {exc}")
+    for plugin in extra:
+        pm.register(plugin)
+    _skip_unknown_hooks(pm, outside)
+    # Anything left that implements a hook with no spec is Ficha's own bug: fail now.
+    pm.check_pending()
+    return pm
+
+
+def _fail(pm: FichaPluginManager, name: str, error: str) -> None:
+    pm.failures.append(LoadFailure(name, error))
+    log.warning("plugin %s was skipped: %s", name, error)
+
+
+def _skip_unknown_hooks(pm: FichaPluginManager, outside: list[object]) -> None:
+    """An outside plugin implementing a misspelled hook is reported and left out."""
+    known = [name for name in dir(hookspecs) if name.startswith("ficha_")]
+    for name in dir(pm.hook):
+        caller = getattr(pm.hook, name)
+        if name.startswith("_") or not isinstance(caller, pluggy.HookCaller):
+            continue
+        if caller.has_spec():
+            continue
+        for impl in caller.get_hookimpls():
+            if impl.plugin in outside and pm.is_registered(impl.plugin):
+                close = difflib.get_close_matches(name, known, n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                _fail(pm, pm.get_name(impl.plugin) or repr(impl.plugin),
+                      f"implements unknown hook '{name}'{hint}")
+                pm.unregister(impl.plugin)

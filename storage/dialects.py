@@ -1,0 +1,200 @@
+"""What differs between SQLite, PostgreSQL and MariaDB: full-text search structures and
+queries, and cheap row-count estimates. The rest of Ficha asks these through storage.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+WORD_RE = re.compile(r"\w+", re.UNICODE)
+_bind_counter = itertools.count()
+
+
+def _words(term: str) -> list[str]:
+    return WORD_RE.findall(term)[:8]
+
+
+def fts_table_name(table: str) -> str:
+    from storage.tables import short_name
+
+    return short_name(f"{table}__fts")
+
+
+def fts_index_name(table: str) -> str:
+    from storage.tables import short_name
+
+    return short_name(f"ft_{table}")
+
+
+class Dialect:
+    """Base behaviour; each database overrides what it does differently."""
+
+    name = "generic"
+
+    def fulltext_ddl(self, table: str, columns: Sequence[str]) -> list[str]:
+        """Statements that build the full-text structure over `columns` (none: dropped)."""
+        return []
+
+    def fulltext_drop_ddl(self, table: str) -> list[str]:
+        return []
+
+    def fulltext_clause(self, table: sa.Table, columns: Sequence[str], term: str) -> Any:
+        """A WHERE clause matching rows whose search columns contain every word of `term`
+        (as word prefixes). Values are always bound, never spliced into the SQL."""
+        words = _words(term)
+        if not words:
+            return sa.true()
+        return sa.and_(*[
+            sa.or_(*[sa.func.lower(table.c[c]).like(f"%{w.lower()}%") for c in columns])
+            for w in words
+        ])
+
+    def estimate_rows(self, conn: Connection, table: sa.Table) -> int | None:
+        """A fast approximate row count of the whole table, or None if unknown."""
+        return None
+
+
+class SQLiteDialect(Dialect):
+    """FTS5 external-content table kept in step by triggers."""
+
+    name = "sqlite"
+
+    def fulltext_ddl(self, table: str, columns: Sequence[str]) -> list[str]:
+        fts = fts_table_name(table)
+        cols = ", ".join(f'"{c}"' for c in columns)
+        new = ", ".join(f'new."{c}"' for c in columns)
+        old = ", ".join(f'old."{c}"' for c in columns)
+        return [
+            *self.fulltext_drop_ddl(table),
+            f'CREATE VIRTUAL TABLE "{fts}" USING fts5({cols}, content="{table}", '
+            "content_rowid=\"id\", tokenize='unicode61 remove_diacritics 2', "
+            "prefix='2 3')",
+            f'CREATE TRIGGER "{fts}_ai" AFTER INSERT ON "{table}" BEGIN '
+            f'INSERT INTO "{fts}"(rowid, {cols}) VALUES (new."id", {new}); END',
+            f'CREATE TRIGGER "{fts}_ad" AFTER DELETE ON "{table}" BEGIN '
+            f'INSERT INTO "{fts}"("{fts}", rowid, {cols}) VALUES (\'delete\', old."id", {old}); '
+            "END",
+            f'CREATE TRIGGER "{fts}_au" AFTER UPDATE ON "{table}" BEGIN '
+            f'INSERT INTO "{fts}"("{fts}", rowid, {cols}) VALUES (\'delete\', old."id", {old}); '
+            f'INSERT INTO "{fts}"(rowid, {cols}) VALUES (new."id", {new}); END',
+            f'INSERT INTO "{fts}"("{fts}") VALUES (\'rebuild\')',
+        ]
+
+    def fulltext_drop_ddl(self, table: str) -> list[str]:
+        fts = fts_table_name(table)
+        return [
+            f'DROP TRIGGER IF EXISTS "{fts}_ai"',
+            f'DROP TRIGGER IF EXISTS "{fts}_ad"',
+            f'DROP TRIGGER IF EXISTS "{fts}_au"',
+            f'DROP TABLE IF EXISTS "{fts}"',
+        ]
+
+    def fulltext_clause(self, table: sa.Table, columns: Sequence[str], term: str) -> Any:
+        words = _words(term)
+        if not words:
+            return sa.true()
+        # Each word is quoted as an FTS5 string, so no user text is read as FTS syntax.
+        query = " AND ".join('"' + w.replace('"', '""') + '"*' for w in words)
+        fts = sa.table(fts_table_name(table.name), sa.column("rowid"))
+        match = sa.select(fts.c.rowid).where(
+            sa.literal_column(f'"{fts.name}"').op("MATCH")(sa.bindparam(None, query))
+        )
+        return table.c.id.in_(match.scalar_subquery())
+
+    def estimate_rows(self, conn: Connection, table: sa.Table) -> int | None:
+        # Ids only grow; max - min + 1 is close to the count unless many rows were purged.
+        low, high = conn.execute(sa.select(sa.func.min(table.c.id), sa.func.max(table.c.id))
+                                 ).one()
+        return 0 if high is None else int(high - low + 1)
+
+
+class PostgreSQLDialect(Dialect):
+    """A GIN index over to_tsvector('simple', …) of the search columns."""
+
+    name = "postgresql"
+
+    @staticmethod
+    def _document(columns: Sequence[str], qualifier: str = "") -> str:
+        prefix = f'"{qualifier}".' if qualifier else ""
+        parts = " || ' ' || ".join(f"coalesce({prefix}\"{c}\"::text, '')" for c in columns)
+        return f"to_tsvector('simple'::regconfig, {parts})"
+
+    def fulltext_ddl(self, table: str, columns: Sequence[str]) -> list[str]:
+        return [
+            *self.fulltext_drop_ddl(table),
+            f'CREATE INDEX "{fts_index_name(table)}" ON "{table}" USING gin '
+            f"(({self._document(columns)}))",
+        ]
+
+    def fulltext_drop_ddl(self, table: str) -> list[str]:
+        return [f'DROP INDEX IF EXISTS "{fts_index_name(table)}"']
+
+    def fulltext_clause(self, table: sa.Table, columns: Sequence[str], term: str) -> Any:
+        pieces = term.split()[:8]
+        if not pieces:
+            return sa.true()
+        # The same expression as the index (qualified, which the planner treats alike).
+        document = sa.literal_column(self._document(columns, table.name))
+        conditions = []
+        for piece in pieces:
+            if WORD_RE.fullmatch(piece):
+                query = sa.func.to_tsquery(sa.literal_column("'simple'::regconfig"),
+                                           sa.bindparam(None, f"'{piece}':*"))
+            else:  # an email, a phone, a hyphenated name: parsed as the document was
+                query = sa.func.plainto_tsquery(sa.literal_column("'simple'::regconfig"),
+                                                sa.bindparam(None, piece))
+            conditions.append(document.op("@@")(query))
+        return sa.and_(*conditions)
+
+    def estimate_rows(self, conn: Connection, table: sa.Table) -> int | None:
+        value = conn.execute(
+            sa.text("SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(:t)"),
+            {"t": f'"{table.name}"'},
+        ).scalar()
+        return None if value is None or value < 0 else int(value)
+
+
+class MariaDBDialect(Dialect):
+    """An InnoDB FULLTEXT index over the search columns, queried in boolean mode."""
+
+    name = "mariadb"
+
+    def fulltext_ddl(self, table: str, columns: Sequence[str]) -> list[str]:
+        cols = ", ".join(f"`{c}`" for c in columns)
+        return [
+            *self.fulltext_drop_ddl(table),
+            f"CREATE FULLTEXT INDEX `{fts_index_name(table)}` ON `{table}` ({cols})",
+        ]
+
+    def fulltext_drop_ddl(self, table: str) -> list[str]:
+        return [f"DROP INDEX IF EXISTS `{fts_index_name(table)}` ON `{table}`"]
+
+    def fulltext_clause(self, table: sa.Table, columns: Sequence[str], term: str) -> Any:
+        words = _words(term)
+        if not words:
+            return sa.true()
+        # Only word characters reach the boolean-mode query: no operator can be injected.
+        query = " ".join(f"+{w}*" for w in words)
+        cols = ", ".join(f"`{table.name}`.`{c}`" for c in columns)
+        name = f"ft_{next(_bind_counter)}"
+        return sa.text(f"MATCH ({cols}) AGAINST (:{name} IN BOOLEAN MODE)").bindparams(
+            sa.bindparam(name, query))
+
+    def estimate_rows(self, conn: Connection, table: sa.Table) -> int | None:
+        value = conn.execute(
+            sa.text("SELECT table_rows FROM information_schema.tables "
+                    "WHERE table_schema = DATABASE() AND table_name = :t"),
+            {"t": table.name},
+        ).scalar()
+        return None if value is None else int(value)
+
+
+def dialect_for(backend: str) -> Dialect:
+    return {"sqlite": SQLiteDialect, "postgresql": PostgreSQLDialect,
+            "mariadb": MariaDBDialect}.get(backend, Dialect)()

@@ -1,0 +1,338 @@
+"""Reads: list, search, filter, sort, count and fetch records as `select()` statements.
+
+Every read of a list is one query for the page (linked records' titles come through
+joins, never one query per row) plus one bounded count. Counts stop at a cap and fall
+back to the database's own estimate, because an exact COUNT(*) over a million rows costs
+more than the page itself.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from modeler.fieldtypes import COLUMN, HAS_MANY, LINK, MANY_TO_MANY
+from modeler.schema import FieldDef, ObjectDef
+from storage.manager import StorageManager
+from storage.tables import column_name
+
+COUNT_CAP = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class LinkRef:
+    """A linked record as lists and pages show it: its id and its title."""
+
+    id: int
+    title: str
+    object: str = ""
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Record(dict[str, Any]):
+    """Field name → value (links as LinkRef). Attribute access reads the same values,
+    which is what the generated screens expect of a row."""
+
+    __slots__ = ("object",)
+
+    def __init__(self, object_name: str, values: dict[str, Any]) -> None:
+        super().__init__(values)
+        self.object = object_name
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def id(self) -> int:
+        return int(self["id"])
+
+
+@dataclass(frozen=True, slots=True)
+class Count:
+    value: int
+    exact: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Sort:
+    field: str
+    descending: bool = False
+
+
+def _title_column(obj: ObjectDef, table: sa.FromClause) -> sa.ColumnElement[Any]:
+    if obj.title_field == "id" or obj.title_field not in obj.fields:
+        return sa.cast(table.c.id, sa.String)
+    return table.c[column_name(obj.fields[obj.title_field])]
+
+
+class Reader:
+    """Builds and runs the reads of one StorageManager."""
+
+    def __init__(self, storage: StorageManager) -> None:
+        self.storage = storage
+        self.model = storage.model
+
+    # -- statement building ------------------------------------------------------------
+
+    def _select(self, obj: ObjectDef, fields: Sequence[str] | None) -> tuple[sa.Select[Any], dict[
+            str, sa.FromClause]]:
+        table = self.storage.table(obj.name)
+        wanted = [f for f in obj.stored_fields() if fields is None or f.name in fields]
+        columns: list[Any] = [table.c.id, table.c.version, table.c.created_at,
+                              table.c.updated_at, table.c.created_by, table.c.updated_by,
+                              table.c.deleted_at]
+        joined: dict[str, sa.FromClause] = {}
+        source: sa.FromClause = table
+        for f in wanted:
+            col = table.c[column_name(f)]
+            if f.kind == LINK:
+                target = self.model[f.target or ""]
+                alias = self.storage.table(target.name).alias(f"l_{f.name}")
+                joined[f.name] = alias
+                source = source.outerjoin(alias, alias.c.id == col)
+                columns.append(col.label(f.name))
+                columns.append(_title_column(target, alias).label(f"{f.name}__title"))
+            else:
+                columns.append(col.label(f.name))
+        return sa.select(*columns).select_from(source), joined
+
+    def _base_where(self, obj: ObjectDef, where: Iterable[Any], search: str | None,
+                    include_deleted: bool) -> list[Any]:
+        table = self.storage.table(obj.name)
+        clauses = list(where)
+        if not include_deleted:
+            clauses.append(table.c.deleted_at.is_(None))
+        if search and search.strip():
+            clauses.append(self.search_clause(obj, search))
+        return clauses
+
+    def search_clause(self, obj: ObjectDef, term: str) -> Any:
+        """Full-text over the declared search fields, plus exact matches on unique or
+        indexed identifiers (an email or a phone typed whole finds its record at once)."""
+        table = self.storage.table(obj.name)
+        columns = [column_name(obj.fields[n]) for n in obj.search_fields
+                   if n in obj.fields and obj.fields[n].kind == COLUMN]
+        term = term.strip()
+        options: list[Any] = []
+        if columns:
+            options.append(self.storage.dialect.fulltext_clause(table, columns, term))
+        for f in obj.fields.values():
+            if f.kind == COLUMN and (f.unique or f.index) and f.type in (
+                    "string", "email", "phone", "autonumber"):
+                value = self._exact_value(f, term)
+                if value is not None:
+                    options.append(table.c[f.name] == value)
+        if not options:
+            return sa.false()
+        return sa.or_(*options) if len(options) > 1 else options[0]
+
+    def _exact_value(self, f: FieldDef, term: str) -> str | None:
+        ftype = self.model.field_types.get(f.type)
+        if ftype.coerce is None:
+            return None
+        try:
+            from modeler.fieldtypes import CoerceContext
+
+            value = ftype.coerce(f, term, CoerceContext())
+        except ValueError:
+            return None
+        return value if isinstance(value, str) and value else None
+
+    def _order(self, obj: ObjectDef, sort: Sequence[Sort], joined: dict[str, sa.FromClause]
+               ) -> list[Any]:
+        table = self.storage.table(obj.name)
+        order: list[Any] = []
+        for s in sort:
+            if s.field == "id":
+                break
+            f = obj.fields.get(s.field)
+            if f is None:
+                col: Any = table.c[s.field]
+            elif f.kind == LINK and f.name in joined:
+                col = _title_column(self.model[f.target or ""], joined[f.name])
+            else:
+                col = table.c[column_name(f)]
+            order.append(col.desc() if s.descending else col.asc())
+        last_desc = next((s.descending for s in sort if s.field == "id"),
+                         sort[-1].descending if sort else True)
+        # id last keeps pages stable when values repeat, and is what keyset cursors use
+        order.append(table.c.id.desc() if last_desc else table.c.id.asc())
+        return order
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def list(self, conn: Connection, object_name: str, *, where: Iterable[Any] = (),
+             search: str | None = None, sort: Sequence[Sort] = (), limit: int = 25,
+             offset: int = 0, after: str | None = None, fields: Sequence[str] | None = None,
+             include_deleted: bool = False) -> list[Record]:
+        obj = self.model[object_name]
+        stmt, joined = self._select(obj, fields)
+        clauses = self._base_where(obj, where, search, include_deleted)
+        sort = tuple(sort) or tuple(Sort(f, d) for f, d in obj.list.sort)
+        if after:
+            clauses.append(self._after(obj, sort, after))
+        stmt = stmt.where(*clauses).order_by(*self._order(obj, sort, joined))
+        if limit > 0:
+            stmt = stmt.limit(limit)
+        if offset and not after:
+            stmt = stmt.offset(offset)
+        rows = conn.execute(stmt).mappings().all()
+        return [self._record(obj, row) for row in rows]
+
+    def count(self, conn: Connection, object_name: str, *, where: Iterable[Any] = (),
+              search: str | None = None, cap: int = COUNT_CAP,
+              include_deleted: bool = False) -> Count:
+        obj = self.model[object_name]
+        table = self.storage.table(obj.name)
+        where = list(where)
+        clauses = self._base_where(obj, where, search, include_deleted)
+        inner = sa.select(sa.literal(1)).select_from(table).where(*clauses).limit(cap + 1)
+        value = conn.execute(sa.select(sa.func.count()).select_from(inner.subquery())).scalar()
+        value = int(value or 0)
+        if value <= cap:
+            return Count(value, True)
+        if not where and not search:
+            estimate = self.storage.dialect.estimate_rows(conn, table)
+            if estimate is not None and estimate > cap:
+                return Count(estimate, False)
+        return Count(cap, False)
+
+    def get(self, conn: Connection, object_name: str, ident: int, *,
+            fields: Sequence[str] | None = None, include_deleted: bool = False
+            ) -> Record | None:
+        records = self.get_many(conn, object_name, [ident], fields=fields,
+                                include_deleted=include_deleted)
+        return records[0] if records else None
+
+    def get_many(self, conn: Connection, object_name: str, ids: Iterable[int], *,
+                 fields: Sequence[str] | None = None, include_deleted: bool = False
+                 ) -> list[Record]:
+        obj = self.model[object_name]
+        table = self.storage.table(obj.name)
+        wanted = sorted({int(i) for i in ids})
+        if not wanted:
+            return []
+        stmt, _ = self._select(obj, fields)
+        stmt = stmt.where(table.c.id.in_(wanted))
+        if not include_deleted:
+            stmt = stmt.where(table.c.deleted_at.is_(None))
+        rows = conn.execute(stmt.order_by(table.c.id)).mappings().all()
+        return [self._record(obj, row) for row in rows]
+
+    def titles(self, conn: Connection, object_name: str, ids: Iterable[int]
+               ) -> dict[int, LinkRef]:
+        obj = self.model[object_name]
+        table = self.storage.table(obj.name)
+        wanted = sorted({int(i) for i in ids})
+        if not wanted:
+            return {}
+        rows = conn.execute(sa.select(table.c.id, _title_column(obj, table).label("t"))
+                            .where(table.c.id.in_(wanted))).all()
+        return {r.id: LinkRef(r.id, str(r.t) if r.t is not None else f"#{r.id}", obj.name)
+                for r in rows}
+
+    def related(self, conn: Connection, object_name: str, ident: int, field_name: str, *,
+                limit: int = 10) -> tuple[list[Record], Count]:
+        """The first records of a has_many or many_to_many, and how many there are."""
+        obj = self.model[object_name]
+        f = obj.fields[field_name]
+        target = self.model[f.target or ""]
+        target_table = self.storage.table(target.name)
+        if f.kind == HAS_MANY:
+            via = target.fields[f.via or ""]
+            where: list[Any] = [target_table.c[column_name(via)] == ident]
+        elif f.kind == MANY_TO_MANY:
+            where = [target_table.c.id.in_(self._m2m_ids_select(obj, f, ident))]
+        else:
+            raise ValueError(f"{object_name}.{field_name} is not a relation list")
+        records = self.list(conn, target.name, where=where, limit=limit,
+                            fields=list(target.list.columns))
+        return records, self.count(conn, target.name, where=where, cap=999)
+
+    def _m2m_ids_select(self, obj: ObjectDef, f: FieldDef, ident: int) -> sa.Select[Any]:
+        link = self.storage.tables.links[(obj.name, f.name)]
+        reverse = self.storage.tables.reversed_links[(obj.name, f.name)]
+        mine, theirs = ("target_id", "source_id") if reverse else ("source_id", "target_id")
+        return sa.select(link.c[theirs]).where(link.c[mine] == ident)
+
+    def m2m_links(self, conn: Connection, object_name: str, field_name: str,
+                  ids: Sequence[int]) -> dict[int, list[LinkRef]]:
+        """For each record id, its linked records (id and title), in one query."""
+        obj = self.model[object_name]
+        f = obj.fields[field_name]
+        target = self.model[f.target or ""]
+        link = self.storage.tables.links[(obj.name, f.name)]
+        reverse = self.storage.tables.reversed_links[(obj.name, f.name)]
+        mine, theirs = ("target_id", "source_id") if reverse else ("source_id", "target_id")
+        other = self.storage.table(target.name)
+        rows = conn.execute(
+            sa.select(link.c[mine].label("me"), other.c.id, _title_column(target, other)
+                      .label("t"))
+            .join(other, other.c.id == link.c[theirs])
+            .where(link.c[mine].in_(list(ids)), other.c.deleted_at.is_(None))
+            .order_by(link.c[mine], other.c.id)
+        ).all()
+        result: dict[int, list[LinkRef]] = {int(i): [] for i in ids}
+        for r in rows:
+            result[int(r.me)].append(LinkRef(r.id, str(r.t), target.name))
+        return result
+
+    # -- keyset cursors ----------------------------------------------------------------------
+
+    def cursor_for(self, record: Record, sort: Sequence[Sort]) -> str:
+        values = [_jsonable(record.get(s.field)) for s in sort if s.field != "id"]
+        payload = json.dumps([values, record.id], separators=(",", ":"))
+        return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+    def _after(self, obj: ObjectDef, sort: Sequence[Sort], cursor: str) -> Any:
+        try:
+            padded = cursor + "=" * (-len(cursor) % 4)
+            values, last_id = json.loads(base64.urlsafe_b64decode(padded))
+        except (ValueError, TypeError) as exc:
+            raise ValueError("the page cursor is not valid; start again from the first page"
+                             ) from exc
+        table = self.storage.table(obj.name)
+        keys = [s for s in sort if s.field != "id"]
+        id_desc = next((s.descending for s in sort if s.field == "id"),
+                       keys[-1].descending if keys else True)
+        chain = [*[(table.c[column_name(obj.fields[s.field])] if s.field in obj.fields
+                    else table.c[s.field], s.descending, v) for s, v in zip(keys, values,
+                                                                          strict=False)],
+                 (table.c.id, id_desc, last_id)]
+        options = []
+        for i, (col, desc, value) in enumerate(chain):
+            equal = [c == v for c, _, v in chain[:i]]
+            options.append(sa.and_(*equal, col < value if desc else col > value))
+        return sa.or_(*options)
+
+    # -- rows → records ----------------------------------------------------------------------
+
+    def _record(self, obj: ObjectDef, row: Any) -> Record:
+        values = dict(row)
+        for f in obj.fields.values():
+            if f.kind == LINK and f.name in values:
+                ident = values[f.name]
+                title = values.pop(f"{f.name}__title", None)
+                values[f.name] = None if ident is None else LinkRef(
+                    int(ident), str(title) if title is not None else f"#{ident}",
+                    f.target or "")
+        return Record(obj.name, values)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, LinkRef):
+        return value.id
+    if value is None or isinstance(value, (int, float, str, bool)):
+        return value
+    return str(value)

@@ -1,0 +1,220 @@
+"""Model → SQLAlchemy tables, foreign keys, indexes and run-time mapped classes.
+
+Nothing here is generated as Python files: the tables exist as SQLAlchemy `MetaData`
+built from the model each time a project is loaded. Object tables are named after the
+object; Ficha's own tables start with `ficha_`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import registry, relationship
+
+from modeler.fieldtypes import LINK, MANY_TO_MANY
+from modeler.schema import FieldDef, Model, ObjectDef
+
+MAX_IDENTIFIER = 60  # PostgreSQL allows 63, MariaDB 64: stay below both
+
+
+def short_name(name: str) -> str:
+    """A deterministic identifier of at most MAX_IDENTIFIER characters, the same on every
+    database, so a migration written on SQLite replays on PostgreSQL and MariaDB."""
+    if len(name) <= MAX_IDENTIFIER:
+        return name
+    digest = hashlib.sha1(name.encode()).hexdigest()[:8]  # noqa: S324 - a name, not a secret
+    return f"{name[: MAX_IDENTIFIER - 9]}_{digest}"
+
+
+def _named(prefix: str) -> Any:
+    def name(constraint: Any, table: sa.Table) -> str:
+        cols = "_".join(c.name for c in constraint.columns) or "expr"
+        return short_name(f"{prefix}_{table.name}_{cols}")
+
+    return name
+
+
+NAMING = {
+    "ix_n": _named("ix"),
+    "uq_n": _named("uq"),
+    "fk_n": _named("fk"),
+    "ix": "%(ix_n)s",
+    "uq": "%(uq_n)s",
+    "fk": "%(fk_n)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def column_name(f: FieldDef) -> str:
+    """The column that holds a field: links keep the target's id in `<name>_id`."""
+    return f"{f.name}_id" if f.kind == LINK else f.name
+
+
+def link_table_name(obj: ObjectDef, f: FieldDef) -> str:
+    return short_name(f"{obj.name}__{f.name}")
+
+
+@dataclass
+class Tables:
+    """The MetaData of one model, with lookups by object name."""
+
+    metadata: sa.MetaData
+    objects: dict[str, sa.Table] = field(default_factory=dict)
+    #: (object, many_to_many field) → the link table (shared by both sides)
+    links: dict[tuple[str, str], sa.Table] = field(default_factory=dict)
+    #: (object, many_to_many field) → True when this side is the target side of the table
+    reversed_links: dict[tuple[str, str], bool] = field(default_factory=dict)
+    classes: dict[str, type] = field(default_factory=dict)
+    system: dict[str, sa.Table] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> sa.Table:
+        return self.objects[name]
+
+    def owned_table_names(self) -> set[str]:
+        """Tables Ficha created and may change; anything else in the database is left alone."""
+        return set(self.metadata.tables)
+
+
+def _id_type() -> sa.types.TypeEngine[int]:
+    # SQLite only auto-increments an INTEGER PRIMARY KEY; the others get 64 bits.
+    return sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def _system_columns() -> list[sa.Column[Any]]:
+    return [
+        sa.Column("id", _id_type(), primary_key=True, autoincrement=True),
+        sa.Column("version", sa.Integer, nullable=False, server_default=sa.text("1")),
+        sa.Column("created_at", sa.DateTime, nullable=False),
+        sa.Column("updated_at", sa.DateTime, nullable=False),
+        sa.Column("created_by", sa.Integer, nullable=True),
+        sa.Column("updated_by", sa.Integer, nullable=True),
+        sa.Column("deleted_at", sa.DateTime, nullable=True, index=True),
+    ]
+
+
+_ON_DELETE = {"restrict": "RESTRICT", "cascade": "CASCADE", "set_null": "SET NULL"}
+
+
+def build_tables(model: Model) -> Tables:
+    metadata = sa.MetaData(naming_convention=NAMING)
+    tables = Tables(metadata)
+    _system_tables(tables)
+    for obj in model:
+        columns: list[Any] = _system_columns()
+        for f in obj.stored_fields():
+            columns.append(_column(model, obj, f))
+        # No comments on tables or columns: labels live in the YAML, and a label change
+        # must not show up as a schema difference.
+        table = sa.Table(obj.table_name, metadata, *columns)
+        for index in obj.indexes:
+            cols = [
+                column_name(obj.fields[n]) if n in obj.fields else n for n in index.fields
+            ]
+            sa.Index(
+                index.name or short_name(f"ix_{obj.name}_{'_'.join(cols)}"),
+                *(table.c[c] for c in cols),
+                unique=index.unique,
+            )
+        tables.objects[obj.name] = table
+    for obj in model:
+        for f in obj.fields.values():
+            if f.kind == MANY_TO_MANY:
+                _link_table(model, obj, f, tables)
+    _map_classes(model, tables)
+    return tables
+
+
+def _column(model: Model, obj: ObjectDef, f: FieldDef) -> sa.Column[Any]:
+    ftype = model.field_types.get(f.type)
+    assert ftype.sql_type is not None
+    args: list[Any] = []
+    kwargs: dict[str, Any] = {}
+    if f.kind == LINK:
+        target = model[f.target or ""]
+        args.append(sa.ForeignKey(f"{target.table_name}.id",
+                                  ondelete=_ON_DELETE[f.on_delete]))
+        sql_type: Any = _id_type()
+        kwargs["index"] = not f.unique  # links are joined and filtered on all the time
+    else:
+        sql_type = ftype.sql_type(f)
+        kwargs["index"] = (f.index or f.filter) and not f.unique and ftype.orderable
+    return sa.Column(
+        column_name(f),
+        sql_type,
+        *args,
+        # required is enforced by the records service with a clear message; the column
+        # stays nullable so that adding a required field never needs a table rebuild.
+        nullable=True,
+        unique=f.unique or f.type == "autonumber",
+        **kwargs,
+    )
+
+
+def _link_table(model: Model, obj: ObjectDef, f: FieldDef, tables: Tables) -> None:
+    if f.via:  # the other side declared the table
+        tables.reversed_links[(obj.name, f.name)] = True
+        other = model[f.target or ""]
+        key = (other.name, f.via)
+        if key not in tables.links:
+            _link_table(model, other, other.fields[f.via], tables)
+        tables.links[(obj.name, f.name)] = tables.links[key]
+        return
+    if (obj.name, f.name) in tables.links:
+        return
+    target = model[f.target or ""]
+    columns: list[Any] = [
+        sa.Column("source_id", _id_type(),
+                  sa.ForeignKey(f"{obj.table_name}.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column("target_id", _id_type(),
+                  sa.ForeignKey(f"{target.table_name}.id", ondelete="CASCADE"),
+                  primary_key=True, index=True),
+    ]
+    for attr in f.link_fields:
+        ftype = model.field_types.get(attr.type)
+        assert ftype.sql_type is not None
+        columns.append(sa.Column(attr.name, ftype.sql_type(attr), nullable=True))
+    table = sa.Table(link_table_name(obj, f), tables.metadata, *columns)
+    tables.links[(obj.name, f.name)] = table
+    tables.reversed_links[(obj.name, f.name)] = False
+
+
+def _system_tables(tables: Tables) -> None:
+    md = tables.metadata
+    tables.system["counter"] = sa.Table(
+        "ficha_counter", md,
+        sa.Column("name", sa.String(120), primary_key=True),
+        sa.Column("value", sa.BigInteger, nullable=False),
+    )  # autonumber counters: one row per object, field and period
+    tables.system["meta"] = sa.Table(
+        "ficha_meta", md,
+        sa.Column("key", sa.String(120), primary_key=True),
+        sa.Column("value", sa.Text, nullable=False),
+    )  # what Ficha keeps about this database: the applied model, search index layout
+
+
+def _map_classes(model: Model, tables: Tables) -> None:
+    """Plain classes mapped imperatively, for plugins that prefer the ORM.
+
+    Relationships load with `raise_on_sql`: touching an unloaded relation raises instead
+    of quietly running one query per row (the N+1 trap)."""
+    reg = registry()
+    classes = {obj.name: type(_class_name(obj.name), (), {"__module__": "ficha.records"})
+               for obj in model}
+    for obj in model:
+        props: dict[str, Any] = {}
+        for f in obj.fields.values():
+            if f.kind == LINK and f.target in classes:
+                table = tables[obj.name]
+                props[f.name] = relationship(
+                    classes[f.target], foreign_keys=[table.c[column_name(f)]],
+                    lazy="raise_on_sql", viewonly=True)
+        reg.map_imperatively(classes[obj.name], tables[obj.name], properties=props)
+    tables.classes.update(classes)
+
+
+def _class_name(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("_"))
+
