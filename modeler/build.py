@@ -535,4 +535,5 @@ def build_model_with_warnings(
     objects = complete_model(objects, builder.problems)
     model = Model(MappingProxyType(objects), types, tuple(packs), fingerprint.hexdigest())
     builder.problems.extend(check_model(model))
-    return model, builder.problems
+    ordered = sorted(builder.problems, key=lambda p: (p.pos.file, p.pos.line, p.pos.column))
+    return model, ordered

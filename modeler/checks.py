@@ -288,8 +288,10 @@ def _check_object(obj: ObjectDef, model: Model) -> Iterable[Problem]:
                 yield unknown(name, f"form section '{section.title}'",
                               section.positions.get(name))
             elif name in seen:
+                where = (f"section '{section.title}'" if seen[name] == section.title
+                         else f"sections '{seen[name]}' and '{section.title}'")
                 yield Problem("M042", f"'{name}' is placed twice in the form of {obj.name} "
-                              f"(sections '{seen[name]}' and '{section.title}')",
+                              f"({where})",
                               section.positions.get(name, obj.pos),
                               "keep it in one section")
             else:

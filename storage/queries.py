@@ -237,9 +237,9 @@ class Reader:
         wanted = sorted({int(i) for i in ids})
         if not wanted:
             return {}
-        rows = conn.execute(sa.select(table.c.id, _title_column(obj, table).label("t"))
+        rows = conn.execute(sa.select(table.c.id, _title_column(obj, table).label("ttl"))
                             .where(table.c.id.in_(wanted))).all()
-        return {r.id: LinkRef(r.id, str(r.t) if r.t is not None else f"#{r.id}", obj.name)
+        return {r.id: LinkRef(r.id, str(r.ttl) if r.ttl is not None else f"#{r.id}", obj.name)
                 for r in rows}
 
     def related(self, conn: Connection, object_name: str, ident: int, field_name: str, *,
@@ -278,14 +278,14 @@ class Reader:
         other = self.storage.table(target.name)
         rows = conn.execute(
             sa.select(link.c[mine].label("me"), other.c.id, _title_column(target, other)
-                      .label("t"))
+                      .label("ttl"))
             .join(other, other.c.id == link.c[theirs])
             .where(link.c[mine].in_(list(ids)), other.c.deleted_at.is_(None))
             .order_by(link.c[mine], other.c.id)
         ).all()
         result: dict[int, list[LinkRef]] = {int(i): [] for i in ids}
         for r in rows:
-            result[int(r.me)].append(LinkRef(r.id, str(r.t), target.name))
+            result[int(r.me)].append(LinkRef(r.id, str(r.ttl), target.name))
         return result
 
     # -- keyset cursors ----------------------------------------------------------------------
