@@ -72,17 +72,17 @@ class RecordView(BaseModelView):
                                               exclude_from_edit=True,
                                               exclude_from_list="id" not in obj.list.columns)]
         for f in ordered:
-            field = field_for(obj, f, ficha.model.field_types, storage=files)
-            # starlette-admin offers a field in the filter builder when it is
-            # "searchable"; links are always filterable (their key is indexed).
-            field.searchable = f.name in obj.list.filters or f.kind == LINK or (
-                f.name in obj.list.columns and f.kind not in (HAS_MANY, MANY_TO_MANY))
-            self.fields.append(field)
+            self.fields.append(field_for(obj, f, ficha.model.field_types, storage=files))
         types = ficha.model.field_types
         self.sortable_fields = ["id"] + [
             f.name for f in ordered if types.get(f.type).orderable and f.kind != HAS_MANY
             and f.kind != MANY_TO_MANY]
-        self.searchable_fields = [f.name for f in ordered if f.name in obj.search_fields]
+        # starlette-admin offers "searchable" fields in its filter builder (the search box
+        # itself is Ficha's full-text search, see find_all). Links are always filterable:
+        # their key is indexed.
+        self.searchable_fields = ["id"] + [
+            f.name for f in ordered if f.name in obj.list.filters or f.kind == LINK or (
+                f.name in obj.list.columns and f.kind not in (HAS_MANY, MANY_TO_MANY))]
         self.fields_default_sort = [(name, desc) for name, desc in obj.list.sort]
         self.form_layout = self._layout()
         self.exclude_fields_from_list = []

@@ -276,6 +276,7 @@ class _Builder:
                 {k: v.plain() for k, v in spec.items() if k in ftype.options}
             ),
             pack=pack,
+            positions=MappingProxyType({k: v.pos for k, v in spec.items()}),
         )
         from modeler.checks import check_field
 

@@ -169,7 +169,7 @@ def _resolve_relation(
     if target is None:
         problems.append(Problem(
             "M021", f"'{obj.name}.{field.name}' points to unknown object '{field.target}'",
-            field.pos, did_you_mean(field.target, objects) or
+            field.pos_of("object"), did_you_mean(field.target, objects) or
             f"known objects: {', '.join(sorted(objects)) or 'none'}"))
         return field
     if field.kind == HAS_MANY:
@@ -187,6 +187,9 @@ def _resolve_relation(
             return field
         if len(links) == 1:
             return dataclasses.replace(field, via=links[0].name)
+        if not links and any(f.kind == LINK and f.target not in objects
+                             for f in target.fields.values()):
+            return field  # a broken link of the target is reported already (M021)
         problems.append(Problem(
             "M043",
             f"has_many '{field.name}' needs a link from {target.name} back to {obj.name}"

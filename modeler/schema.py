@@ -83,6 +83,12 @@ class FieldDef:
     # everything else the field type declared as its own
     options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     pack: str = ""
+    #: where each key's value was written (for messages that point at the value)
+    positions: Mapping[str, SourcePos] = field(
+        default_factory=lambda: MappingProxyType({}), compare=False)
+
+    def pos_of(self, key: str) -> SourcePos:
+        return self.positions.get(key, self.pos)
 
     def choice_label(self, code: Any) -> str:
         for value in self.values:

@@ -114,8 +114,31 @@ class SQLiteDialect(Dialect):
         return 0 if high is None else int(high - low + 1)
 
 
+PG_SEARCH_CONFIG = "ficha_search"
+
+# A text search configuration like 'simple' (no stemming: names, not prose) that also
+# removes accents, so "perez" finds "Pérez" as it does on SQLite and MariaDB. Without
+# the unaccent extension (no privilege to create it) it falls back to plain 'simple'.
+PG_SEARCH_SETUP = f"""
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_ts_config
+                 WHERE cfgname = '{PG_SEARCH_CONFIG}'
+                   AND cfgnamespace = current_schema()::regnamespace) THEN
+    BEGIN
+      CREATE EXTENSION IF NOT EXISTS unaccent SCHEMA public;
+      CREATE TEXT SEARCH CONFIGURATION {PG_SEARCH_CONFIG} (COPY = simple);
+      ALTER TEXT SEARCH CONFIGURATION {PG_SEARCH_CONFIG}
+        ALTER MAPPING FOR hword, hword_part, word WITH public.unaccent, simple;
+    EXCEPTION WHEN insufficient_privilege OR undefined_file THEN
+      CREATE TEXT SEARCH CONFIGURATION {PG_SEARCH_CONFIG} (COPY = simple);
+    END;
+  END IF;
+END $$"""
+
+
 class PostgreSQLDialect(Dialect):
-    """A GIN index over to_tsvector('simple', …) of the search columns."""
+    """A GIN index over to_tsvector('ficha_search', …) of the search columns."""
 
     name = "postgresql"
 
@@ -123,10 +146,11 @@ class PostgreSQLDialect(Dialect):
     def _document(columns: Sequence[str], qualifier: str = "") -> str:
         prefix = f'"{qualifier}".' if qualifier else ""
         parts = " || ' ' || ".join(f"coalesce({prefix}\"{c}\"::text, '')" for c in columns)
-        return f"to_tsvector('simple'::regconfig, {parts})"
+        return f"to_tsvector('{PG_SEARCH_CONFIG}'::regconfig, {parts})"
 
     def fulltext_ddl(self, table: str, columns: Sequence[str]) -> list[str]:
         return [
+            PG_SEARCH_SETUP,
             *self.fulltext_drop_ddl(table),
             f'CREATE INDEX "{fts_index_name(table)}" ON "{table}" USING gin '
             f"(({self._document(columns)}))",
@@ -141,14 +165,13 @@ class PostgreSQLDialect(Dialect):
             return sa.true()
         # The same expression as the index (qualified, which the planner treats alike).
         document = sa.literal_column(self._document(columns, table.name))
+        config = sa.literal_column(f"'{PG_SEARCH_CONFIG}'::regconfig")
         conditions = []
         for piece in pieces:
             if WORD_RE.fullmatch(piece):
-                query = sa.func.to_tsquery(sa.literal_column("'simple'::regconfig"),
-                                           sa.bindparam(None, f"'{piece}':*"))
+                query = sa.func.to_tsquery(config, sa.bindparam(None, f"'{piece}':*"))
             else:  # an email, a phone, a hyphenated name: parsed as the document was
-                query = sa.func.plainto_tsquery(sa.literal_column("'simple'::regconfig"),
-                                                sa.bindparam(None, piece))
+                query = sa.func.plainto_tsquery(config, sa.bindparam(None, piece))
             conditions.append(document.op("@@")(query))
         return sa.and_(*conditions)
 

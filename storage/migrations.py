@@ -108,12 +108,19 @@ def _include_name(owned: set[str]) -> Any:
     return include
 
 
+def owned_tables(storage: StorageManager, conn: sa.Connection) -> set[str]:
+    """Tables of the model now, and tables Ficha created for an earlier model (so that an
+    object removed from the YAML is seen as a drop, not silently forgotten)."""
+    earlier = read_meta(conn, "tables") or []
+    return storage.tables.owned_table_names() | set(earlier)
+
+
 def _migration_context(storage: StorageManager, conn: sa.Connection) -> MigrationContext:
     return MigrationContext.configure(
         conn,
         opts={
             "target_metadata": storage.tables.metadata,
-            "include_name": _include_name(storage.tables.owned_table_names()),
+            "include_name": _include_name(owned_tables(storage, conn)),
             # Type and default changes are read from the model snapshot, where they are
             # exact; reflected types differ per database (JSON is LONGTEXT on MariaDB).
             "compare_type": False,
@@ -320,7 +327,7 @@ def write_revision(plan: Plan, storage: StorageManager, migrations_dir: Path,
     up_lines = [_indent(up)]
     for table, columns in plan.fulltext.items():
         up_lines.append(f"    set_fulltext({table!r}, {columns!r})")
-    up_lines.append("    record_model(MODEL)")
+    up_lines.append(f"    record_model(MODEL, {sorted(storage.tables.owned_table_names())!r})")
     down_lines = [f"    set_fulltext({t!r}, [])" for t in plan.fulltext] + [_indent(down_code)]
     text = _TEMPLATE.format(
         message=message.replace('"""', "'''"),
@@ -360,7 +367,7 @@ def upgrade(storage: StorageManager, migrations_dir: Path) -> list[str]:
             target_metadata=storage.tables.metadata,
             version_table=VERSION_TABLE,
             render_as_batch=storage.backend == "sqlite",
-            include_name=_include_name(storage.tables.owned_table_names()),
+            include_name=_include_name(owned_tables(storage, conn)),
         )
         env.run_migrations()
     return applied

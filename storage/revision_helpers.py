@@ -44,6 +44,8 @@ def set_fulltext(table: str, columns: Sequence[str]) -> None:
     set_meta(f"fulltext:{table}", list(columns))
 
 
-def record_model(snapshot: dict[str, Any]) -> None:
-    """Remember the model this revision brings the database to (compared at the next plan)."""
+def record_model(snapshot: dict[str, Any], tables: Sequence[str] = ()) -> None:
+    """Remember the model this revision brings the database to, and the tables Ficha owns
+    (both compared at the next plan)."""
     set_meta("model", snapshot)
+    set_meta("tables", sorted(tables))

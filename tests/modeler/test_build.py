@@ -77,7 +77,7 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
             fields: [qty, qty]
         """})
     assert found == [
-        "objects/order.yaml:4:3: 'order.customer' points to unknown object 'custmer' "
+        "objects/order.yaml:4:34: 'order.customer' points to unknown object 'custmer' "
         "(known objects: order) [M021]",
         "objects/order.yaml:5:36: default of 'amount' does not fit its type: 'abc' is not a "
         "number [M030]",
