@@ -41,13 +41,19 @@ def print_problems(problems: tuple[Problem, ...] | list[Problem]) -> None:
         colour = "red" if p.severity == "error" else "yellow"
         label = "error" if p.severity == "error" else "warning"
         hint = f"\n    [dim]→ {p.hint}[/dim]" if p.hint else ""
-        err.print(f"[bold]{p.pos}[/bold]: [{colour}]{label}[/{colour}] {p.message} "
-                  f"[dim]\\[{p.code}][/dim]{hint}", soft_wrap=True)
+        err.print(
+            f"[bold]{p.pos}[/bold]: [{colour}]{label}[/{colour}] {p.message} "
+            f"[dim]\\[{p.code}][/dim]{hint}",
+            soft_wrap=True,
+        )
     errors = sum(1 for p in problems if p.severity == "error")
     warnings = len(problems) - errors
     if errors:
-        err.print(f"[red]{errors} error(s)[/red]" + (f", {warnings} warning(s)" if warnings
-                                                      else "") + "; nothing was changed.")
+        err.print(
+            f"[red]{errors} error(s)[/red]"
+            + (f", {warnings} warning(s)" if warnings else "")
+            + "; nothing was changed."
+        )
 
 
 @contextlib.contextmanager
@@ -66,9 +72,12 @@ def user_errors(debug: bool = False) -> Iterator[None]:
     except Exception as exc:
         if debug or os.environ.get("FICHA_DEBUG"):
             raise
-        err.print(f"[red]internal error:[/red] {type(exc).__name__}: {exc}\n"
-                  "[dim]This is a bug in Ficha or a plugin; run again with FICHA_DEBUG=1 "
-                  "to see where, and report it.[/dim]", soft_wrap=True)
+        err.print(
+            f"[red]internal error:[/red] {type(exc).__name__}: {exc}\n"
+            "[dim]This is a bug in Ficha or a plugin; run again with FICHA_DEBUG=1 "
+            "to see where, and report it.[/dim]",
+            soft_wrap=True,
+        )
         sys.exit(2)
 
 
@@ -82,9 +91,14 @@ def handled(fn: F) -> F:
 
 
 project_option = click.option(
-    "--project", "-p", "project", type=click.Path(file_okay=False, path_type=Path),
-    default=lambda: os.environ.get("FICHA_PROJECT", "."), show_default="current folder",
-    help="The project folder (the one holding ficha.yaml).")
+    "--project",
+    "-p",
+    "project",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=lambda: os.environ.get("FICHA_PROJECT", "."),
+    show_default="current folder",
+    help="The project folder (the one holding ficha.yaml).",
+)
 
 
 def _load(project: Path) -> Any:
@@ -158,8 +172,9 @@ GITIGNORE = "data/\n"
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--pack", "packs", multiple=True, help="A pack to use, e.g. core (repeatable).")
 @click.option("--name", help="The name shown in the screens (default: the folder name).")
-@click.option("--database", default="sqlite:///data/ficha.sqlite", show_default=True,
-              help="Database URL.")
+@click.option(
+    "--database", default="sqlite:///data/ficha.sqlite", show_default=True, help="Database URL."
+)
 @handled
 def init(folder: Path, packs: tuple[str, ...], name: str | None, database: str) -> None:
     """Create a new project in FOLDER."""
@@ -167,12 +182,13 @@ def init(folder: Path, packs: tuple[str, ...], name: str | None, database: str) 
         raise click.ClickException(f"{folder}/ficha.yaml already exists; nothing was changed")
     _create_project(folder, packs, name, database)
     console.print(f"[green]Created[/green] {folder}/ ficha.yaml, objects/, migrations/")
-    console.print("Next: describe your objects in objects/*.yaml, then\n"
-                  f"  cd {folder} && ficha check && ficha migrate && ficha serve")
+    console.print(
+        "Next: describe your objects in objects/*.yaml, then\n"
+        f"  cd {folder} && ficha check && ficha migrate && ficha serve"
+    )
 
 
-def _create_project(folder: Path, packs: tuple[str, ...], name: str | None,
-                    database: str) -> None:
+def _create_project(folder: Path, packs: tuple[str, ...], name: str | None, database: str) -> None:
     from framework.app import available_packs
     from plugins.manager import get_plugin_manager
 
@@ -186,8 +202,11 @@ def _create_project(folder: Path, packs: tuple[str, ...], name: str | None,
     folder.mkdir(parents=True, exist_ok=True)
     for sub in ("objects", "migrations", "data"):
         (folder / sub).mkdir(exist_ok=True)
-    (folder / "ficha.yaml").write_text(SETTINGS_TEMPLATE.format(
-        name=name or folder.resolve().name, database=database, packs=", ".join(packs)))
+    (folder / "ficha.yaml").write_text(
+        SETTINGS_TEMPLATE.format(
+            name=name or folder.resolve().name, database=database, packs=", ".join(packs)
+        )
+    )
     (folder / ".gitignore").write_text(GITIGNORE)
 
 
@@ -208,8 +227,10 @@ def check(project: Path) -> None:
         print_problems(ficha.warnings)
     model = ficha.model
     fields = sum(len(o.fields) for o in model)
-    console.print(f"[green]✓[/green] {len(model.objects)} objects, {fields} fields, "
-                  f"packs: {', '.join(p.name for p in model.packs) or 'none'}")
+    console.print(
+        f"[green]✓[/green] {len(model.objects)} objects, {fields} fields, "
+        f"packs: {', '.join(p.name for p in model.packs) or 'none'}"
+    )
     try:
         ficha.storage.check_connection()
     except StorageError as exc:
@@ -222,11 +243,12 @@ def check(project: Path) -> None:
         for line in differences:
             console.print(f"  • {line}")
     if not pending.empty:
-        console.print("[yellow]Run 'ficha migrate' to bring the database up to date "
-                      "('ficha migrate --plan' shows what it would do).[/yellow]")
+        console.print(
+            "[yellow]Run 'ficha migrate' to bring the database up to date "
+            "('ficha migrate --plan' shows what it would do).[/yellow]"
+        )
     elif not differences:
-        console.print(f"[green]✓[/green] the database is up to date "
-                      f"({ficha.storage.display_url})")
+        console.print(f"[green]✓[/green] the database is up to date ({ficha.storage.display_url})")
     ficha.close()
 
 
@@ -240,8 +262,10 @@ def show_plan(plan: Any) -> None:
             console.print(f"  • {line}")
     for step in plan.steps:
         if step.refused:
-            console.print(f"  [red]✗ {step.description}[/red]\n    {step.refused}"
-                          + (f"\n    [dim]→ {step.hint}[/dim]" if step.hint else ""))
+            console.print(
+                f"  [red]✗ {step.description}[/red]\n    {step.refused}"
+                + (f"\n    [dim]→ {step.hint}[/dim]" if step.hint else "")
+            )
         else:
             console.print(f"  [green]+[/green] {step.description}")
     if plan.empty:
@@ -257,7 +281,8 @@ def migrate(project: Path, plan_only: bool, message: str | None) -> None:
     """Bring the database up to the model: shows the plan, then applies it.
 
     Each applied change is kept as an Alembic revision file in migrations/."""
-    from storage.migrations import MigrationRefused, migrate as run, plan
+    from storage.migrations import MigrationRefused, plan
+    from storage.migrations import migrate as run
 
     ficha = _load(project)
     current = plan(ficha.storage, ficha.settings.migrations_dir)
@@ -300,8 +325,7 @@ def _require_migrated(ficha: Any) -> None:
     pending = plan(ficha.storage, ficha.settings.migrations_dir)
     if not pending.empty:
         show_plan(pending)
-        raise FichaError("the database is not up to date with the model; "
-                         "run 'ficha migrate' first")
+        raise FichaError("the database is not up to date with the model; run 'ficha migrate' first")
 
 
 def _serve(ficha: Any, host: str, port: int, reload: bool, banner: str = "") -> None:
@@ -310,9 +334,11 @@ def _serve(ficha: Any, host: str, port: int, reload: bool, banner: str = "") -> 
     from framework.app import create_app
 
     app = create_app(ficha.settings, reload=reload, ficha=ficha)
-    console.print(f"[bold green]Ficha[/bold green] serving [bold]{ficha.settings.name}[/bold] "
-                  f"on [link]http://{host}:{port}/[/link]"
-                  + (" (reloading on YAML changes)" if reload else ""))
+    console.print(
+        f"[bold green]Ficha[/bold green] serving [bold]{ficha.settings.name}[/bold] "
+        f"on [link]http://{host}:{port}/[/link]"
+        + (" (reloading on YAML changes)" if reload else "")
+    )
     if banner:
         console.print(banner)
     uvicorn.run(app, host=host, port=port, log_level="warning")
@@ -329,8 +355,9 @@ def _serve(ficha: Any, host: str, port: int, reload: bool, banner: str = "") -> 
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--no-serve", is_flag=True, help="Create and fill the project, then stop.")
 @handled
-def demo(folder: Path, packs: tuple[str, ...], size: int, host: str, port: int,
-         no_serve: bool) -> None:
+def demo(
+    folder: Path, packs: tuple[str, ...], size: int, host: str, port: int, no_serve: bool
+) -> None:
     """Create (once) a demo project with sample data in FOLDER and serve it."""
     from framework.app import DemoContext
     from storage.migrations import migrate as run
@@ -350,14 +377,20 @@ def demo(folder: Path, packs: tuple[str, ...], size: int, host: str, port: int,
             empty = ficha.reader.count(conn, some.name, cap=1).value == 0
     if empty:
         with console.status("Filling the demo with sample records…"):
-            ficha.pm.hook.ficha_demo_data(context=DemoContext(ficha, tuple(
-                p.name for p in ficha.model.packs), size=size))
+            ficha.pm.hook.ficha_demo_data(
+                context=DemoContext(ficha, tuple(p.name for p in ficha.model.packs), size=size)
+            )
         console.print("[green]✓[/green] sample records created")
     if no_serve:
         return
-    _serve(ficha, host, port, reload=False,
-           banner="Open the address above in a browser. (Sign-in arrives with users and "
-                  "roles; this demo is open to anyone who can reach it.)")
+    _serve(
+        ficha,
+        host,
+        port,
+        reload=False,
+        banner="Open the address above in a browser. (Sign-in arrives with users and "
+        "roles; this demo is open to anyone who can reach it.)",
+    )
 
 
 # -- objects ---------------------------------------------------------------------------------
@@ -371,8 +404,9 @@ def list_objects(project: Path) -> None:
     ficha = _load(project)
     table = Table("object", "pack", "fields", "title", box=None)
     for obj in ficha.model:
-        table.add_row(obj.name, obj.pack, ", ".join(f"{f.name}:{f.type}" for f in obj),
-                      obj.title_field)
+        table.add_row(
+            obj.name, obj.pack, ", ".join(f"{f.name}:{f.type}" for f in obj), obj.title_field
+        )
     console.print(table)
 
 

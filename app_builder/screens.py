@@ -67,22 +67,34 @@ class RecordView(BaseModelView):
         # tables are mapped at run time for exactly this kind of reuse.
         self.model = ficha.storage.mapped_class(obj.name)
         ordered = self._ordered_fields()
-        self.fields = [sa_fields.IntegerField("id", label="#", read_only=True,
-                                              exclude_from_create=True,
-                                              exclude_from_edit=True,
-                                              exclude_from_list="id" not in obj.list.columns)]
+        self.fields = [
+            sa_fields.IntegerField(
+                "id",
+                label="#",
+                read_only=True,
+                exclude_from_create=True,
+                exclude_from_edit=True,
+                exclude_from_list="id" not in obj.list.columns,
+            )
+        ]
         for f in ordered:
             self.fields.append(field_for(obj, f, ficha.model.field_types, storage=files))
         types = ficha.model.field_types
         self.sortable_fields = ["id"] + [
-            f.name for f in ordered if types.get(f.type).orderable and f.kind != HAS_MANY
-            and f.kind != MANY_TO_MANY]
+            f.name
+            for f in ordered
+            if types.get(f.type).orderable and f.kind != HAS_MANY and f.kind != MANY_TO_MANY
+        ]
         # starlette-admin offers "searchable" fields in its filter builder (the search box
         # itself is Ficha's full-text search, see find_all). Links are always filterable:
         # their key is indexed.
         self.searchable_fields = ["id"] + [
-            f.name for f in ordered if f.name in obj.list.filters or f.kind == LINK or (
-                f.name in obj.list.columns and f.kind not in (HAS_MANY, MANY_TO_MANY))]
+            f.name
+            for f in ordered
+            if f.name in obj.list.filters
+            or f.kind == LINK
+            or (f.name in obj.list.columns and f.kind not in (HAS_MANY, MANY_TO_MANY))
+        ]
         self.fields_default_sort = [(name, desc) for name, desc in obj.list.sort]
         self.form_layout = self._layout()
         self.exclude_fields_from_list = []
@@ -104,11 +116,17 @@ class RecordView(BaseModelView):
         panels = [s for s, _ in sections if s.kind != "tab"]
         tabs = [s for s, _ in sections if s.kind == "tab"]
         names = dict(sections)
-        layout: list[Any] = [PanelWidget(title=s.title, children=list(names[s]),
-                                         collapsible=s.collapsed, collapsed=s.collapsed)
-                             for s in panels]
-        if tabs:
-            layout.append(TabsWidget(tabs=[(s.title, list(names[s])) for s in tabs]))
+        layout: list[Any] = [
+            PanelWidget(
+                title=s.title,
+                children=list(names[s]),  # type: ignore[arg-type]
+                collapsible=s.collapsed,
+                collapsed=s.collapsed,
+            )
+            for s in panels
+        ]
+        if tabs:  # starlette-admin normalises field names into widgets
+            layout.append(TabsWidget(tabs=[(s.title, names[s]) for s in tabs]))  # type: ignore[misc]
         return layout
 
     # -- permissions hooks (roles arrive with the security capability) ---------------------
@@ -125,23 +143,41 @@ class RecordView(BaseModelView):
         if filters is None or filters.is_empty():
             return []
         fields_by_name = {f.name: f for f in self.get_fields_list(request)}
-        clause = build_filter_clause(filters, fields_by_name, self.get_filter_registry(), self,
-                                     request)
+        clause = build_filter_clause(
+            filters, fields_by_name, self.get_filter_registry(), self, request
+        )
         return [] if clause is None else [clause]
 
-    async def find_all(self, request: Request, skip: int = 0, limit: int = 100,
-                       q: str | None = None, sorts: Sequence[tuple[str, str]] | None = None,
-                       filters: FilterGroup | None = None) -> Sequence[Any]:
+    async def find_all(
+        self,
+        request: Request,
+        skip: int = 0,
+        limit: int = 100,
+        q: str | None = None,
+        sorts: Sequence[tuple[str, str]] | None = None,
+        filters: FilterGroup | None = None,
+    ) -> Sequence[Any]:
         where = self._where(request, filters)
-        order = [Sort(name, direction == "desc") for name, direction in (sorts or [])
-                 if name in self.obj.fields or name == "id"]
+        order = [
+            Sort(name, direction == "desc")
+            for name, direction in (sorts or [])
+            if name in self.obj.fields or name == "id"
+        ]
         columns = self._visible_columns(request)
         reader = self.ficha.reader
 
         def run() -> list[Record]:
             with self.ficha.storage.read() as conn:
-                records = reader.list(conn, self.obj.name, where=where, search=q, sort=order,
-                                      limit=limit, offset=skip, fields=columns)
+                records: list[Record] = reader.list(
+                    conn,
+                    self.obj.name,
+                    where=where,
+                    search=q,
+                    sort=order,
+                    limit=limit,
+                    offset=skip,
+                    fields=columns,
+                )
                 self._attach_many(conn, records, columns)
                 return records
 
@@ -162,8 +198,9 @@ class RecordView(BaseModelView):
                 for record in records:
                     record[f.name] = links.get(record.id, [])
 
-    async def count(self, request: Request, q: str | None = None,
-                    filters: FilterGroup | None = None) -> int:
+    async def count(
+        self, request: Request, q: str | None = None, filters: FilterGroup | None = None
+    ) -> int:
         where = self._where(request, filters)
 
         def run() -> Any:
@@ -197,8 +234,9 @@ class RecordView(BaseModelView):
         for f in self.obj.fields.values():
             if f.kind != HAS_MANY:
                 continue
-            rows, total = self.ficha.reader.related(conn, self.obj.name, record.id, f.name,
-                                                    limit=RELATED_PREVIEW)
+            rows, total = self.ficha.reader.related(
+                conn, self.obj.name, record.id, f.name, limit=RELATED_PREVIEW
+            )
             target = self.ficha.model[f.target or ""]
             record[f.name] = {
                 "object": target.name,
@@ -206,8 +244,10 @@ class RecordView(BaseModelView):
                 "parent": record.id,
                 "total": total.value,
                 "exact": total.exact,
-                "rows": [{"id": r.id, "title": str(r.get(target.title_field) or f"#{r.id}")}
-                         for r in rows],
+                "rows": [
+                    {"id": r.id, "title": str(r.get(target.title_field) or f"#{r.id}")}
+                    for r in rows
+                ],
             }
 
     async def find_by_pks(self, request: Request, pks: list[Any]) -> Sequence[Any]:
@@ -230,14 +270,16 @@ class RecordView(BaseModelView):
     async def select2_selection(self, obj: Any, request: Request) -> str:
         return f"<span>{escape(await self.repr(obj, request))}</span>"
 
-    def get_fields_list(self, request: Request, *, include_nested: bool = False,
-                        action: RequestAction | None = None) -> Sequence[sa_fields.BaseField]:
+    def get_fields_list(
+        self, request: Request, *, include_nested: bool = False, action: RequestAction | None = None
+    ) -> Sequence[sa_fields.BaseField]:
         fields = super().get_fields_list(request, include_nested=include_nested, action=action)
         if (action or request.state.action) == RequestAction.DETAIL:
             # The record page follows the form's order, related lists last.
             order = {name: i for i, name in enumerate(self.obj.form.field_order)}
-            return sorted(fields, key=lambda f: (isinstance(f, RelatedListField),
-                                                 order.get(f.name, -1)))
+            return sorted(
+                fields, key=lambda f: (isinstance(f, RelatedListField), order.get(f.name, -1))
+            )
         return fields
 
     # -- writes: all through the records service -------------------------------------------
@@ -256,7 +298,8 @@ class RecordView(BaseModelView):
         actor = actor_for(request)
         try:
             return await anyio.to_thread.run_sync(
-                lambda: self.ficha.records.create(self.obj.name, values, actor))
+                lambda: self.ficha.records.create(self.obj.name, values, actor)
+            )
         except ValidationFailed as exc:
             raise FormValidationError(_form_errors(exc)) from exc
 
@@ -265,7 +308,8 @@ class RecordView(BaseModelView):
         actor = actor_for(request)
         try:
             return await anyio.to_thread.run_sync(
-                lambda: self.ficha.records.update(self.obj.name, int(pk), values, actor))
+                lambda: self.ficha.records.update(self.obj.name, int(pk), values, actor)
+            )
         except ValidationFailed as exc:
             raise FormValidationError(_form_errors(exc)) from exc
 
@@ -274,13 +318,12 @@ class RecordView(BaseModelView):
         ids = [int(p) for p in pks]
         try:
             return await anyio.to_thread.run_sync(
-                lambda: self.ficha.records.delete_many(self.obj.name, ids, actor))
+                lambda: self.ficha.records.delete_many(self.obj.name, ids, actor)
+            )
         except ValidationFailed as exc:
             raise ActionFailed("; ".join(exc.errors.values())) from exc
 
 
-def _form_errors(exc: ValidationFailed) -> dict[str, str]:
-    errors = dict(exc.errors)
-    if "__all__" in errors:
-        errors["_all_"] = errors.pop("__all__")
-    return errors
+def _form_errors(exc: ValidationFailed) -> dict[str | int, Any]:
+    # starlette-admin shows form-wide errors under "_all_"
+    return {("_all_" if k == "__all__" else k): v for k, v in exc.errors.items()}

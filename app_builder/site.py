@@ -60,8 +60,11 @@ def build_admin(ficha: Ficha) -> BaseAdmin:
             for view in views:
                 admin.add_view(view)
         else:
-            admin.add_view(DropDown(labels.get(pack, pack), views=list(views),
-                                    icon="fa fa-folder", always_open=True))
+            admin.add_view(
+                DropDown(
+                    labels.get(pack, pack), views=list(views), icon="fa fa-folder", always_open=True
+                )
+            )
     return admin
 
 
@@ -96,8 +99,9 @@ def admin_app(ficha: Ficha) -> Starlette:
     return admin.app
 
 
-def build_web_app(settings: Settings, *, reload: bool = False, ficha: Ficha | None = None,
-                  **_: Any) -> Starlette:
+def build_web_app(
+    settings: Settings, *, reload: bool = False, ficha: Ficha | None = None, **_: Any
+) -> Starlette:
     ficha = ficha or Ficha.load(settings)
     target = SwappableApp(admin_app(ficha))
     state = {"ficha": ficha}
@@ -112,11 +116,13 @@ def build_web_app(settings: Settings, *, reload: bool = False, ficha: Ficha | No
             return JSONResponse({"status": "error", "detail": str(exc)}, status_code=503)
         return JSONResponse({"status": "ok", "objects": len(state["ficha"].model.objects)})
 
-    app = Starlette(routes=[
-        Route("/", home),
-        Route("/healthz", health),
-        Mount(ADMIN_PATH, app=target, name="admin"),
-    ])
+    app = Starlette(
+        routes=[
+            Route("/", home),
+            Route("/healthz", health),
+            Mount(ADMIN_PATH, app=target, name="admin"),
+        ]
+    )
     app.state.ficha_state = state
     app.state.admin = target
     if reload:
@@ -130,8 +136,11 @@ def _signature(paths: Iterable[Path]) -> tuple[tuple[str, float], ...]:
     found = []
     for path in paths:
         if path.is_dir():
-            found += [(str(p), p.stat().st_mtime) for p in sorted(path.rglob("*"))
-                      if p.suffix in (".yaml", ".yml", ".py") and p.is_file()]
+            found += [
+                (str(p), p.stat().st_mtime)
+                for p in sorted(path.rglob("*"))
+                if p.suffix in (".yaml", ".yml", ".py") and p.is_file()
+            ]
         elif path.exists():
             found.append((str(path), path.stat().st_mtime))
     return tuple(found)
@@ -143,8 +152,9 @@ class ReloadWatcher(threading.Thread):
     the running screens and prints the problems; a model that needs `ficha migrate`
     says so and waits."""
 
-    def __init__(self, settings: Settings, target: SwappableApp, state: dict[str, Any],
-                 interval: float = 0.5) -> None:
+    def __init__(
+        self, settings: Settings, target: SwappableApp, state: dict[str, Any], interval: float = 0.5
+    ) -> None:
         super().__init__(daemon=True, name="ficha-reload")
         self.settings = settings
         self.target = target
@@ -156,8 +166,11 @@ class ReloadWatcher(threading.Thread):
 
     def _paths(self) -> list[Path]:
         ficha: Ficha = self.state["ficha"]
-        paths = [self.settings.project_dir / "ficha.yaml", self.settings.objects_dir,
-                 self.settings.migrations_dir]
+        paths = [
+            self.settings.project_dir / "ficha.yaml",
+            self.settings.objects_dir,
+            self.settings.migrations_dir,
+        ]
         paths += [p.path for p in ficha.model.packs if p.path is not None]
         return paths
 
@@ -185,8 +198,10 @@ class ReloadWatcher(threading.Thread):
         if not pending.empty:
             ficha.close()
             steps = pending.pending or [s.description for s in pending.steps]
-            self._report("the model changed the database layout; run 'ficha migrate' to "
-                         "apply:\n  " + "\n  ".join(steps))
+            self._report(
+                "the model changed the database layout; run 'ficha migrate' to "
+                "apply:\n  " + "\n  ".join(steps)
+            )
             return False
         old = self.state["ficha"]
         self.target.swap(admin_app(ficha))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -11,7 +12,7 @@ from starlette_admin import fields as sa_fields
 from starlette_admin.storage import BaseStorage
 from starlette_admin.types import RequestAction
 
-from modeler.fieldtypes import FieldTypeRegistry
+from modeler.fieldtypes import COLUMN, CoerceContext, FieldTypeRegistry
 from modeler.schema import FieldDef, ObjectDef
 from storage.queries import LinkRef
 
@@ -97,19 +98,40 @@ WIDGETS: dict[str, Factory] = {
     "phone": lambda f, c: sa_fields.PhoneField(f.name, **c),
     "url": lambda f, c: sa_fields.URLField(f.name, **c),
     "choice": lambda f, c: sa_fields.EnumField(f.name, choices=_choices(f), **c),
-    "multichoice": lambda f, c: sa_fields.EnumField(f.name, choices=_choices(f),
-                                                    multiple=True, **c),
+    "multichoice": lambda f, c: sa_fields.EnumField(
+        f.name, choices=_choices(f), multiple=True, **c
+    ),
     "link": lambda f, c: LinkField(f.name, key=f.target, **c),
     "many_to_many": lambda f, c: ManyLinkField(f.name, key=f.target, **c),
-    "has_many": lambda f, c: RelatedListField(f.name, target=f.target or "",
-                                              via=f.via or "", **c),
+    "has_many": lambda f, c: RelatedListField(f.name, target=f.target or "", via=f.via or "", **c),
     "json": lambda f, c: sa_fields.JSONField(f.name, **c),
     "autonumber": lambda f, c: sa_fields.StringField(f.name, **c),
 }
 
 
-def field_for(obj: ObjectDef, f: FieldDef, types: FieldTypeRegistry, *,
-              storage: BaseStorage | None = None) -> sa_fields.BaseField:
+def form_default(f: FieldDef, types: FieldTypeRegistry) -> Any:
+    """The value a new record's form starts with: the declared default, ready to show."""
+    if f.default is None or f.kind != COLUMN:
+        return None
+    if isinstance(f.default, str) and f.default.startswith("="):
+        expression = f.default[1:].replace(" ", "")
+        if expression == "today()":
+            return lambda *_: dt.date.today()
+        if expression == "now()":
+            return lambda *_: dt.datetime.now().replace(microsecond=0)
+        return None
+    ftype = types.get(f.type)
+    if ftype.coerce is None:
+        return f.default
+    try:
+        return ftype.coerce(f, f.default, CoerceContext())
+    except ValueError:  # checked at load (M030); never block a form for it
+        return None
+
+
+def field_for(
+    obj: ObjectDef, f: FieldDef, types: FieldTypeRegistry, *, storage: BaseStorage | None = None
+) -> sa_fields.BaseField:
     common: dict[str, Any] = {
         "label": f.label,
         "help_text": f.help,
@@ -120,13 +142,20 @@ def field_for(obj: ObjectDef, f: FieldDef, types: FieldTypeRegistry, *,
     }
     if f.type == "autonumber":
         common["exclude_from_create"] = True
+    default = form_default(f, types)
+    if default is not None:
+        common["default"] = default
     if f.type == "file":
         accept = f.options.get("accept")
         max_size = f.options.get("max_size")
         return sa_fields.FileField(
-            f.name, storage=storage, upload_folder=f"{obj.name}/{f.name}",
-            accept=accept, max_size=int(max_size) if max_size else 10 * 1024 * 1024,
-            **common)
+            f.name,
+            storage=storage,
+            upload_folder=f"{obj.name}/{f.name}",
+            accept=accept,
+            max_size=int(max_size) if max_size else 10 * 1024 * 1024,
+            **common,
+        )
     # Plugin types name the widget they look like (an IBAN is a "string").
     factory = WIDGETS.get(types.get(f.type).widget) or WIDGETS["string"]
     return factory(f, common)

@@ -52,10 +52,15 @@ def enabled_packs(settings: Settings, pm: FichaPluginManager) -> list[PackInfo]:
         pack = available.get(name)
         if pack is None:
             who = f" (required by {wanted_by})" if wanted_by else ""
-            problems.append(Problem(
-                "S010", f"unknown pack '{name}'{who}", settings_file,
-                did_you_mean(name, available) or
-                f"installed packs: {', '.join(sorted(available)) or 'none'}"))
+            problems.append(
+                Problem(
+                    "S010",
+                    f"unknown pack '{name}'{who}",
+                    settings_file,
+                    did_you_mean(name, available)
+                    or f"installed packs: {', '.join(sorted(available)) or 'none'}",
+                )
+            )
             return
         for required in pack.requires:
             add(required, name)
@@ -74,16 +79,18 @@ def field_types(pm: FichaPluginManager) -> FieldTypeRegistry:
 
 
 def model_sources(settings: Settings, packs: Sequence[PackInfo]) -> list[Source]:
-    sources = [Source(path, pack.name, pack.path) for pack in packs
-               for path in pack.object_files()]
+    sources = [Source(path, pack.name, pack.path) for pack in packs for path in pack.object_files()]
     if settings.objects_dir.is_dir():
-        sources += [Source(path, PROJECT_PACK, settings.project_dir)
-                    for path in sorted(settings.objects_dir.glob("*.yaml"))]
+        sources += [
+            Source(path, PROJECT_PACK, settings.project_dir)
+            for path in sorted(settings.objects_dir.glob("*.yaml"))
+        ]
     return sources
 
 
-def load_model(settings: Settings, pm: FichaPluginManager, *, warnings: list[Problem]
-               | None = None) -> Model:
+def load_model(
+    settings: Settings, pm: FichaPluginManager, *, warnings: list[Problem] | None = None
+) -> Model:
     packs = enabled_packs(settings, pm)
     sources = model_sources(settings, packs)
     types = field_types(pm)
@@ -111,18 +118,28 @@ class Ficha:
     warnings: list[Problem] = field(default_factory=list)
 
     @classmethod
-    def load(cls, settings: Settings, pm: FichaPluginManager | None = None, *,
-             echo: bool = False) -> Ficha:
+    def load(
+        cls, settings: Settings, pm: FichaPluginManager | None = None, *, echo: bool = False
+    ) -> Ficha:
         pm = pm or get_plugin_manager()
         warnings: list[Problem] = []
         model = load_model(settings, pm, warnings=warnings)
-        storage = StorageManager(settings.database_url, model, base_dir=settings.project_dir,
-                                 echo=echo)
-        records = RecordService(storage, coerce_context=CoerceContext(
-            phone_region=settings.phone_region))
+        storage = StorageManager(
+            settings.database_url, model, base_dir=settings.project_dir, echo=echo
+        )
+        records = RecordService(
+            storage, coerce_context=CoerceContext(phone_region=settings.phone_region)
+        )
         records.subscribe(lambda event: pm.hook.ficha_record_event(event=event))
-        ficha = cls(settings, pm, model, storage, records, Reader(storage),
-                    [w for w in warnings if w.severity == "warning"])
+        ficha = cls(
+            settings,
+            pm,
+            model,
+            storage,
+            records,
+            Reader(storage),
+            [w for w in warnings if w.severity == "warning"],
+        )
         pm.hook.ficha_startup(ficha=ficha)
         return ficha
 
@@ -148,8 +165,9 @@ class DemoContext:
         self.random.seed(self.seed)
 
 
-def create_app(settings: Settings, *, reload: bool = False, ficha: Ficha | None = None,
-               **options: Any) -> Starlette:
+def create_app(
+    settings: Settings, *, reload: bool = False, ficha: Ficha | None = None, **options: Any
+) -> Starlette:
     from app_builder.site import build_web_app
 
     return build_web_app(settings, reload=reload, ficha=ficha, **options)

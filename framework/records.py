@@ -58,8 +58,13 @@ def utcnow() -> dt.datetime:
 
 
 class RecordService:
-    def __init__(self, storage: StorageManager, *, coerce_context: CoerceContext | None = None,
-                 listeners: Sequence[Listener] = ()) -> None:
+    def __init__(
+        self,
+        storage: StorageManager,
+        *,
+        coerce_context: CoerceContext | None = None,
+        listeners: Sequence[Listener] = (),
+    ) -> None:
         self.storage = storage
         self.model = storage.model
         self.reader = Reader(storage)
@@ -80,14 +85,20 @@ class RecordService:
 
     # -- writes ---------------------------------------------------------------------------
 
-    def create(self, object_name: str, values: Mapping[str, Any], actor: Actor = SYSTEM
-               ) -> Record:
+    def create(self, object_name: str, values: Mapping[str, Any], actor: Actor = SYSTEM) -> Record:
         obj = self.model[object_name]
         with self.storage.write() as conn:
             return self._create(conn, obj, values, actor)
 
-    def update(self, object_name: str, ident: int, values: Mapping[str, Any],
-               actor: Actor = SYSTEM, *, expected_version: int | None = None) -> Record:
+    def update(
+        self,
+        object_name: str,
+        ident: int,
+        values: Mapping[str, Any],
+        actor: Actor = SYSTEM,
+        *,
+        expected_version: int | None = None,
+    ) -> Record:
         obj = self.model[object_name]
         with self.storage.write() as conn:
             return self._update(conn, obj, ident, values, actor, expected_version)
@@ -110,17 +121,25 @@ class RecordService:
             before = self._load(conn, obj, ident, include_deleted=True)
             if before.get("deleted_at") is None:
                 return before
-            conn.execute(table.update().where(table.c.id == ident).values(
-                deleted_at=None, updated_at=utcnow(), updated_by=actor.user_id,
-                version=table.c.version + 1))
+            conn.execute(
+                table.update()
+                .where(table.c.id == ident)
+                .values(
+                    deleted_at=None,
+                    updated_at=utcnow(),
+                    updated_by=actor.user_id,
+                    version=table.c.version + 1,
+                )
+            )
             record = self._load(conn, obj, ident)
             self._emit("restored", obj, record, before, {}, actor, conn)
             return record
 
     # -- the steps of a write ---------------------------------------------------------------
 
-    def _create(self, conn: Connection, obj: ObjectDef, values: Mapping[str, Any],
-                actor: Actor) -> Record:
+    def _create(
+        self, conn: Connection, obj: ObjectDef, values: Mapping[str, Any], actor: Actor
+    ) -> Record:
         clean, links, errors = self._validate(conn, obj, values, None)
         for f in obj.fields.values():
             if f.name not in clean and f.kind == COLUMN and f.type != "autonumber":
@@ -139,8 +158,13 @@ class RecordService:
         for f in obj.fields.values():
             if f.type == "autonumber":
                 row[f.name] = self._next_number(conn, obj, f, now)
-        row.update(created_at=now, updated_at=now, created_by=actor.user_id,
-                   updated_by=actor.user_id, version=1)
+        row.update(
+            created_at=now,
+            updated_at=now,
+            created_by=actor.user_id,
+            updated_by=actor.user_id,
+            version=1,
+        )
         table = self.storage.table(obj.name)
         ident = self._insert(conn, obj, table, row)
         for name, ids in links.items():
@@ -150,16 +174,24 @@ class RecordService:
         self._emit("created", obj, record, None, changes, actor, conn)
         return record
 
-    def _insert(self, conn: Connection, obj: ObjectDef, table: sa.Table,
-                row: dict[str, Any]) -> int:
+    def _insert(
+        self, conn: Connection, obj: ObjectDef, table: sa.Table, row: dict[str, Any]
+    ) -> int:
         try:
             result = conn.execute(table.insert().values(**row).returning(table.c.id))
         except sa.exc.IntegrityError as exc:
             raise ValidationFailed(obj.name, self._integrity_errors(obj, exc)) from exc
         return int(result.scalar_one())
 
-    def _update(self, conn: Connection, obj: ObjectDef, ident: int, values: Mapping[str, Any],
-                actor: Actor, expected_version: int | None) -> Record:
+    def _update(
+        self,
+        conn: Connection,
+        obj: ObjectDef,
+        ident: int,
+        values: Mapping[str, Any],
+        actor: Actor,
+        expected_version: int | None,
+    ) -> Record:
         before = self._load(conn, obj, ident)
         if expected_version is not None and before["version"] != expected_version:
             raise Conflict(obj.name, ident, {})
@@ -185,8 +217,13 @@ class RecordService:
             result = conn.execute(
                 table.update()
                 .where(table.c.id == ident, table.c.version == version)
-                .values(**row, updated_at=utcnow(), updated_by=actor.user_id,
-                        version=table.c.version + 1))
+                .values(
+                    **row,
+                    updated_at=utcnow(),
+                    updated_by=actor.user_id,
+                    version=table.c.version + 1,
+                )
+            )
         except sa.exc.IntegrityError as exc:
             raise ValidationFailed(obj.name, self._integrity_errors(obj, exc)) from exc
         if result.rowcount != 1:  # someone else saved between our read and our write
@@ -203,8 +240,9 @@ class RecordService:
         before = self._load(conn, obj, ident)
         blockers = self._delete_blockers(conn, obj, ident)
         if blockers:
-            raise ValidationFailed(obj.name, {"__all__": "cannot be deleted: " + "; ".join(
-                blockers)})
+            raise ValidationFailed(
+                obj.name, {"__all__": "cannot be deleted: " + "; ".join(blockers)}
+            )
         now = utcnow()
         for other, f in self.model.reverse_links(obj.name):
             table = self.storage.table(other.name)
@@ -212,14 +250,26 @@ class RecordService:
             if f.on_delete == "set_null":
                 conn.execute(table.update().where(col == ident).values(**{col.name: None}))
             elif f.on_delete == "cascade":
-                children = conn.execute(sa.select(table.c.id).where(
-                    col == ident, table.c.deleted_at.is_(None))).scalars().all()
+                children = (
+                    conn.execute(
+                        sa.select(table.c.id).where(col == ident, table.c.deleted_at.is_(None))
+                    )
+                    .scalars()
+                    .all()
+                )
                 for child in children:
                     self._delete(conn, other, int(child), actor)
         table = self.storage.table(obj.name)
-        conn.execute(table.update().where(table.c.id == ident).values(
-            deleted_at=now, updated_at=now, updated_by=actor.user_id,
-            version=table.c.version + 1))
+        conn.execute(
+            table.update()
+            .where(table.c.id == ident)
+            .values(
+                deleted_at=now,
+                updated_at=now,
+                updated_by=actor.user_id,
+                version=table.c.version + 1,
+            )
+        )
         self._emit("deleted", obj, before, before, {}, actor, conn)
         return before
 
@@ -229,27 +279,36 @@ class RecordService:
             if f.on_delete != "restrict":
                 continue
             table = self.storage.table(other.name)
-            count = conn.execute(sa.select(sa.func.count()).where(
-                table.c[column_name(f)] == ident, table.c.deleted_at.is_(None))).scalar()
+            count = conn.execute(
+                sa.select(sa.func.count()).where(
+                    table.c[column_name(f)] == ident, table.c.deleted_at.is_(None)
+                )
+            ).scalar()
             if count:
                 label = other.label if count == 1 else other.plural
-                blockers.append(f"{count} {label.lower()} link to it through "
-                                f"'{f.label}'")
+                blockers.append(f"{count} {label.lower()} link to it through '{f.label}'")
         return blockers
 
     # -- validation -----------------------------------------------------------------------
 
-    def _validate(self, conn: Connection, obj: ObjectDef, values: Mapping[str, Any],
-                  before: Record | None) -> tuple[dict[str, Any], dict[str, list[int]],
-                                                  dict[str, str]]:
+    def _validate(
+        self, conn: Connection, obj: ObjectDef, values: Mapping[str, Any], before: Record | None
+    ) -> tuple[dict[str, Any], dict[str, list[int]], dict[str, str]]:
         clean: dict[str, Any] = {}
         links: dict[str, list[int]] = {}
         errors: dict[str, str] = {}
         for name, raw in values.items():
             f = obj.fields.get(name)
             if f is None:
-                if name in ("id", "version", "created_at", "updated_at", "created_by",
-                            "updated_by", "deleted_at"):
+                if name in (
+                    "id",
+                    "version",
+                    "created_at",
+                    "updated_at",
+                    "created_by",
+                    "updated_by",
+                    "deleted_at",
+                ):
                     continue  # kept by Ficha; a form or an export may carry them back
                 errors[name] = f"{obj.label} has no field '{name}'"
                 continue
@@ -281,8 +340,11 @@ class RecordService:
         return clean, links, errors
 
     def _coerce(self, f: FieldDef, raw: Any) -> Any:
-        if raw is None or (isinstance(raw, str) and not raw.strip()) or (
-                isinstance(raw, (list, tuple)) and not raw and f.kind != MANY_TO_MANY):
+        if (
+            raw is None
+            or (isinstance(raw, str) and not raw.strip())
+            or (isinstance(raw, (list, tuple)) and not raw and f.kind != MANY_TO_MANY)
+        ):
             return [] if f.kind == MANY_TO_MANY else None
         ftype = self.model.field_types.get(f.type)
         if ftype.coerce is None:
@@ -304,41 +366,64 @@ class RecordService:
                 return f"must be at most {f.max}"
         return None
 
-    def _check_links(self, conn: Connection, obj: ObjectDef, clean: dict[str, Any],
-                     links: dict[str, list[int]], errors: dict[str, str]) -> None:
+    def _check_links(
+        self,
+        conn: Connection,
+        obj: ObjectDef,
+        clean: dict[str, Any],
+        links: dict[str, list[int]],
+        errors: dict[str, str],
+    ) -> None:
         for name in [*clean, *links]:
             f = obj.fields[name]
             if f.kind not in (LINK, MANY_TO_MANY) or name in errors:
                 continue
-            wanted = links.get(name) if f.kind == MANY_TO_MANY else (
-                [clean[name]] if clean[name] is not None else [])
+            wanted = (
+                links.get(name)
+                if f.kind == MANY_TO_MANY
+                else ([clean[name]] if clean[name] is not None else [])
+            )
             if not wanted:
                 continue
             table = self.storage.table(f.target or "")
-            found = set(conn.execute(sa.select(table.c.id).where(
-                table.c.id.in_(wanted), table.c.deleted_at.is_(None))).scalars())
+            found = set(
+                conn.execute(
+                    sa.select(table.c.id).where(
+                        table.c.id.in_(wanted), table.c.deleted_at.is_(None)
+                    )
+                ).scalars()
+            )
             missing = [str(i) for i in wanted if i not in found]
             if missing:
                 target = self.model[f.target or ""]
                 errors[name] = f"there is no {target.label.lower()} with id {', '.join(missing)}"
 
-    def _check_unique(self, conn: Connection, obj: ObjectDef, clean: dict[str, Any],
-                      before: Record | None, errors: dict[str, str]) -> None:
+    def _check_unique(
+        self,
+        conn: Connection,
+        obj: ObjectDef,
+        clean: dict[str, Any],
+        before: Record | None,
+        errors: dict[str, str],
+    ) -> None:
         table = self.storage.table(obj.name)
         for name, value in clean.items():
             f = obj.fields[name]
             if not f.unique or value is None or name in errors:
                 continue
-            stmt = sa.select(table.c.id, table.c.deleted_at).where(
-                table.c[column_name(f)] == value)
+            stmt = sa.select(table.c.id, table.c.deleted_at).where(table.c[column_name(f)] == value)
             if before is not None:
                 stmt = stmt.where(table.c.id != before["id"])
             clash = conn.execute(stmt.limit(1)).first()
             if clash is not None:
-                where = " (a deleted record: restore it or change its value)" if (
-                    clash.deleted_at is not None) else ""
-                errors[name] = (f"'{value}' is already used by {obj.label.lower()} "
-                                f"#{clash.id}{where}")
+                where = (
+                    " (a deleted record: restore it or change its value)"
+                    if (clash.deleted_at is not None)
+                    else ""
+                )
+                errors[name] = (
+                    f"'{value}' is already used by {obj.label.lower()} #{clash.id}{where}"
+                )
 
     def _integrity_errors(self, obj: ObjectDef, exc: sa.exc.IntegrityError) -> dict[str, str]:
         """The database refused (a race the checks above could not see): say which field."""
@@ -346,8 +431,10 @@ class RecordService:
         for f in obj.fields.values():
             if f.unique and column_name(f) in text:
                 return {f.name: "this value is already used by another record"}
-        return {"__all__": "the database refused the change (a value is no longer valid); "
-                           "reload and try again"}
+        return {
+            "__all__": "the database refused the change (a value is no longer valid); "
+            "reload and try again"
+        }
 
     def _default(self, f: FieldDef) -> Any:
         if f.default is None:
@@ -363,31 +450,37 @@ class RecordService:
 
     # -- autonumbers and links ----------------------------------------------------------------
 
-    def _next_number(self, conn: Connection, obj: ObjectDef, f: FieldDef,
-                     now: dt.datetime) -> str:
+    def _next_number(self, conn: Connection, obj: ObjectDef, f: FieldDef, now: dt.datetime) -> str:
         pattern = f.format or "{00000}"
-        stamped = (pattern.replace("{YYYY}", f"{now.year:04d}")
-                   .replace("{YY}", f"{now.year % 100:02d}")
-                   .replace("{MM}", f"{now.month:02d}").replace("{DD}", f"{now.day:02d}"))
+        stamped = (
+            pattern.replace("{YYYY}", f"{now.year:04d}")
+            .replace("{YY}", f"{now.year % 100:02d}")
+            .replace("{MM}", f"{now.month:02d}")
+            .replace("{DD}", f"{now.day:02d}")
+        )
         counter_match = re.search(r"\{(0+)\}", stamped)
         assert counter_match is not None  # checked at load (M034)
         # The counter restarts whenever the stamped part (e.g. the year) changes.
         key = f"{obj.name}.{f.name}:{stamped}"[:120]
         counters = self.storage.tables.system["counter"]
-        result = conn.execute(counters.update().where(counters.c.name == key)
-                              .values(value=counters.c.value + 1))
+        result = conn.execute(
+            counters.update().where(counters.c.name == key).values(value=counters.c.value + 1)
+        )
         if result.rowcount == 0:
             try:
                 with conn.begin_nested():
                     conn.execute(counters.insert().values(name=key, value=1))
             except sa.exc.IntegrityError:  # another writer created it first
-                conn.execute(counters.update().where(counters.c.name == key)
-                             .values(value=counters.c.value + 1))
-        value = conn.execute(sa.select(counters.c.value).where(counters.c.name == key)
-                             ).scalar_one()
+                conn.execute(
+                    counters.update()
+                    .where(counters.c.name == key)
+                    .values(value=counters.c.value + 1)
+                )
+        value = conn.execute(sa.select(counters.c.value).where(counters.c.name == key)).scalar_one()
         width = len(counter_match.group(1))
-        return stamped[: counter_match.start()] + f"{value:0{width}d}" + stamped[
-            counter_match.end():]
+        return (
+            stamped[: counter_match.start()] + f"{value:0{width}d}" + stamped[counter_match.end() :]
+        )
 
     def _link_table(self, obj: ObjectDef, f: FieldDef) -> tuple[sa.Table, str, str]:
         table = self.storage.tables.links[(obj.name, f.name)]
@@ -395,28 +488,37 @@ class RecordService:
             return table, "target_id", "source_id"
         return table, "source_id", "target_id"
 
-    def _link_ids(self, conn: Connection, obj: ObjectDef, f: FieldDef, ident: int
-                  ) -> list[int]:
+    def _link_ids(self, conn: Connection, obj: ObjectDef, f: FieldDef, ident: int) -> list[int]:
         table, mine, theirs = self._link_table(obj, f)
-        return sorted(int(i) for i in conn.execute(
-            sa.select(table.c[theirs]).where(table.c[mine] == ident)).scalars())
+        return sorted(
+            int(i)
+            for i in conn.execute(
+                sa.select(table.c[theirs]).where(table.c[mine] == ident)
+            ).scalars()
+        )
 
-    def _write_links(self, conn: Connection, obj: ObjectDef, f: FieldDef, ident: int,
-                     ids: list[int]) -> None:
+    def _write_links(
+        self, conn: Connection, obj: ObjectDef, f: FieldDef, ident: int, ids: list[int]
+    ) -> None:
         table, mine, theirs = self._link_table(obj, f)
         current = set(self._link_ids(conn, obj, f, ident))
         wanted = set(ids)
         if current - wanted:
-            conn.execute(table.delete().where(table.c[mine] == ident,
-                                              table.c[theirs].in_(sorted(current - wanted))))
+            conn.execute(
+                table.delete().where(
+                    table.c[mine] == ident, table.c[theirs].in_(sorted(current - wanted))
+                )
+            )
         if wanted - current:
-            conn.execute(table.insert(), [{mine: ident, theirs: i}
-                                          for i in sorted(wanted - current)])
+            conn.execute(
+                table.insert(), [{mine: ident, theirs: i} for i in sorted(wanted - current)]
+            )
 
     # -- helpers ------------------------------------------------------------------------------
 
-    def _load(self, conn: Connection, obj: ObjectDef, ident: int, *,
-              include_deleted: bool = False) -> Record:
+    def _load(
+        self, conn: Connection, obj: ObjectDef, ident: int, *, include_deleted: bool = False
+    ) -> Record:
         record = self.reader.get(conn, obj.name, ident, include_deleted=include_deleted)
         if record is None:
             raise NotFound(obj.name, ident)
@@ -425,8 +527,16 @@ class RecordService:
                 record[f.name] = self.reader.m2m_links(conn, obj.name, f.name, [ident])[ident]
         return record
 
-    def _emit(self, kind: str, obj: ObjectDef, record: Record, before: Record | None,
-              changes: Mapping[str, tuple[Any, Any]], actor: Actor, conn: Connection) -> None:
+    def _emit(
+        self,
+        kind: str,
+        obj: ObjectDef,
+        record: Record,
+        before: Record | None,
+        changes: Mapping[str, tuple[Any, Any]],
+        actor: Actor,
+        conn: Connection,
+    ) -> None:
         event = RecordEvent(kind, obj.name, record, before, changes, actor, conn)
         for listener in self._listeners:
             listener(event)

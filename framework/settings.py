@@ -14,8 +14,7 @@ from modeler.schema import SourcePos
 
 SETTINGS_FILE = "ficha.yaml"
 DEFAULT_DATABASE = "sqlite:///data/ficha.sqlite"
-KEYS = {"name", "database", "packs", "locale", "timezone", "secret_key", "currency",
-        "page_size"}
+KEYS = {"name", "database", "packs", "locale", "timezone", "secret_key", "currency", "page_size"}
 
 
 @dataclass(frozen=True)
@@ -52,9 +51,16 @@ class Settings:
         root = Path(project_dir).resolve()
         path = root / SETTINGS_FILE
         if not path.exists():
-            raise SettingsError([Problem(
-                "S001", f"no {SETTINGS_FILE} in {root}", SourcePos(str(path)),
-                "run 'ficha init <folder>' to create a project, or pass --project")])
+            raise SettingsError(
+                [
+                    Problem(
+                        "S001",
+                        f"no {SETTINGS_FILE} in {root}",
+                        SourcePos(str(path)),
+                        "run 'ficha init <folder>' to create a project, or pass --project",
+                    )
+                ]
+            )
         docs, problems = load_yaml(path, root)
         values: dict[str, object] = {}
         if docs:
@@ -63,24 +69,34 @@ class Settings:
                 problems.append(Problem("S002", f"{SETTINGS_FILE} must be a mapping", doc.pos))
             for key, node in doc.items():
                 if key not in KEYS:
-                    problems.append(Problem("S003", f"unknown setting '{key}'",
-                                            node.key_pos or node.pos,
-                                            did_you_mean(key, KEYS)))
+                    problems.append(
+                        Problem(
+                            "S003",
+                            f"unknown setting '{key}'",
+                            node.key_pos or node.pos,
+                            did_you_mean(key, KEYS),
+                        )
+                    )
                 else:
                     values[key] = node.plain()
             packs = values.get("packs", [])
             if isinstance(packs, str):
                 packs = [packs]
             if not isinstance(packs, list) or not all(isinstance(p, str) for p in packs):
-                node = doc.get("packs")
-                problems.append(Problem("S004", "packs must be a list of pack names",
-                                        node.pos if node else doc.pos, "e.g. packs: [core]"))
+                packs_node = doc.get("packs")
+                problems.append(
+                    Problem(
+                        "S004",
+                        "packs must be a list of pack names",
+                        packs_node.pos if packs_node else doc.pos,
+                        "e.g. packs: [core]",
+                    )
+                )
                 packs = []
             values["packs"] = tuple(packs)
         if problems:
             raise SettingsError(problems)
-        database = env.get("FICHA_DATABASE_URL") or str(values.get("database") or
-                                                         DEFAULT_DATABASE)
+        database = env.get("FICHA_DATABASE_URL") or str(values.get("database") or DEFAULT_DATABASE)
         return cls(
             project_dir=root,
             name=str(values.get("name") or root.name),

@@ -40,6 +40,10 @@ class Source:
     root: Path | None = None  # paths are shown relative to this folder
 
 
+def _plain(node: Node | None) -> Any:
+    return None if node is None else node.plain()
+
+
 def humanize(name: str) -> str:
     return name.replace("_", " ").strip().capitalize()
 
@@ -146,8 +150,12 @@ class _Builder:
         """A declaration (`object:`) gives an ObjectDef; an extension (`extends:`) is kept
         as a Node to be merged once every declaration is known."""
         if not doc.is_map:
-            self.error("M012", "a YAML object file must be a mapping of keys", doc.pos,
-                       "start with 'object: <name>'")
+            self.error(
+                "M012",
+                "a YAML object file must be a mapping of keys",
+                doc.pos,
+                "start with 'object: <name>'",
+            )
             return None, None
         if doc.get("extends") is not None:
             self.check_keys(doc, keys.EXTENSION_KEYS, "an object extension")
@@ -155,15 +163,23 @@ class _Builder:
         self.check_keys(doc, keys.OBJECT_KEYS, "an object")
         name_node = doc.get("object")
         if name_node is None or not isinstance(name_node.value, str):
-            self.error("M011", "the file does not say which object it declares", doc.pos,
-                       "add 'object: <name>' (or 'extends: <name>' to extend one)")
+            self.error(
+                "M011",
+                "the file does not say which object it declares",
+                doc.pos,
+                "add 'object: <name>' (or 'extends: <name>' to extend one)",
+            )
             return None, None
         name = name_node.value
         if not self.name(name, name_node.pos, "object"):
             return None, None
         if name.startswith("ficha_") or name in keys.RESERVED_OBJECT_NAMES:
-            self.error("M023", f"'{name}' is reserved for Ficha's own tables", name_node.pos,
-                       "choose another object name")
+            self.error(
+                "M023",
+                f"'{name}' is reserved for Ficha's own tables",
+                name_node.pos,
+                "choose another object name",
+            )
             return None, None
         label = self.text(doc.get("label"), "label") or humanize(name)
         fields = self.fields(doc.get("fields"), pack, name)
@@ -198,11 +214,17 @@ class _Builder:
         if not self.name(name, pos, "field"):
             return None
         if name in keys.RESERVED_FIELD_NAMES:
-            why = (f"Ficha keeps {', '.join(keys.SYSTEM_FIELD_NAMES)} on every object"
-                   if name in keys.SYSTEM_FIELD_NAMES else
-                   "it is a word of the expression language or of Python")
-            self.error("M023", f"'{name}' is a reserved word and cannot name a field", pos,
-                       f"{why}; try '{obj}_{name}'")
+            why = (
+                f"Ficha keeps {', '.join(keys.SYSTEM_FIELD_NAMES)} on every object"
+                if name in keys.SYSTEM_FIELD_NAMES
+                else "it is a word of the expression language or of Python"
+            )
+            self.error(
+                "M023",
+                f"'{name}' is a reserved word and cannot name a field",
+                pos,
+                f"{why}; try '{obj}_{name}'",
+            )
             return None
         if spec.is_map:
             type_node = spec.get("type")
@@ -210,39 +232,65 @@ class _Builder:
             type_node = spec
             spec = Node({}, spec.pos, spec.key_pos, {"type": spec})
         else:
-            self.error("M012", f"field '{name}' must be a type name or a mapping", spec.pos,
-                       "for example 'name: string' or 'name: {type: string, required: true}'")
+            self.error(
+                "M012",
+                f"field '{name}' must be a type name or a mapping",
+                spec.pos,
+                "for example 'name: string' or 'name: {type: string, required: true}'",
+            )
             return None
         if type_node is None or not isinstance(type_node.value, str):
-            self.error("M011", f"field '{name}' has no type", pos,
-                       f"add 'type:' with one of {', '.join(self.types.names())}")
+            self.error(
+                "M011",
+                f"field '{name}' has no type",
+                pos,
+                f"add 'type:' with one of {', '.join(self.types.names())}",
+            )
             return None
         type_name = type_node.value
         if type_name not in self.types:
-            self.error("M020", f"unknown field type '{type_name}'", type_node.pos,
-                       did_you_mean(type_name, self.types.names())
-                       or f"known types: {', '.join(self.types.names())}")
+            self.error(
+                "M020",
+                f"unknown field type '{type_name}'",
+                type_node.pos,
+                did_you_mean(type_name, self.types.names())
+                or f"known types: {', '.join(self.types.names())}",
+            )
             return None
         ftype = self.types.get(type_name)
         allowed = keys.FIELD_KEYS | ftype.options
         self.check_keys(spec, allowed | (keys.ALL_TYPE_OPTIONS - allowed), f"field '{name}'")
         for key, child in spec.items():  # a real key of another type: say which types take it
             if key in keys.ALL_TYPE_OPTIONS and key not in allowed:
-                self.error("M031", f"'{key}' does not apply to a {type_name} field",
-                           child.key_pos or child.pos,
-                           f"remove it, or change the type ({keys.types_taking(key, self.types)})")
+                self.error(
+                    "M031",
+                    f"'{key}' does not apply to a {type_name} field",
+                    child.key_pos or child.pos,
+                    f"remove it, or change the type ({keys.types_taking(key, self.types)})",
+                )
         values = self.choice_values(spec.get("values"), name) if "values" in ftype.options else ()
         if "values" in ftype.options and not values and spec.get("values") is None:
-            self.error("M033", f"{type_name} field '{name}' has no values", pos,
-                       "add 'values:' with the allowed codes, e.g. values: {new: New, won: Won}")
-        max_length = self.integer(spec.get("max_length"), "max_length", 1)
-        if max_length is not None and type_name == "string" and max_length > 4000:
-            self.error("M032", "max_length above 4000 is not portable", spec.get(
-                "max_length").pos, "use type text for long text")  # type: ignore[union-attr]
+            self.error(
+                "M033",
+                f"{type_name} field '{name}' has no values",
+                pos,
+                "add 'values:' with the allowed codes, e.g. values: {new: New, won: Won}",
+            )
+        max_length_node = spec.get("max_length")
+        max_length = self.integer(max_length_node, "max_length", 1)
+        if max_length_node and max_length and type_name == "string" and max_length > 4000:
+            self.error(
+                "M032",
+                "max_length above 4000 is not portable",
+                max_length_node.pos,
+                "use type text for long text",
+            )
         fields_node = spec.get("fields")
         link_fields: tuple[FieldDef, ...] = ()
-        if fields_node is not None and "fields" in ftype.options and self.expect_map(
-            fields_node, "fields"
+        if (
+            fields_node is not None
+            and "fields" in ftype.options
+            and self.expect_map(fields_node, "fields")
         ):
             link_fields = tuple(self.fields(fields_node, pack, obj).values())
         field = FieldDef(
@@ -258,9 +306,9 @@ class _Builder:
             search=self.flag(spec.get("search"), "search"),
             filter=self.flag(spec.get("filter"), "filter"),
             read_only=self.flag(spec.get("read_only"), "read_only"),
-            default=spec.get("default").plain() if spec.get("default") else None,
-            min=spec.get("min").plain() if spec.get("min") else None,
-            max=spec.get("max").plain() if spec.get("max") else None,
+            default=_plain(spec.get("default")),
+            min=_plain(spec.get("min")),
+            max=_plain(spec.get("max")),
             max_length=max_length,
             pattern=self.text(spec.get("pattern"), "pattern"),
             values=values,
@@ -272,9 +320,7 @@ class _Builder:
             scale=self.integer(spec.get("scale"), "scale", 0),
             currency=self.text(spec.get("currency"), "currency"),
             format=self.text(spec.get("format"), "format"),
-            options=MappingProxyType(
-                {k: v.plain() for k, v in spec.items() if k in ftype.options}
-            ),
+            options=MappingProxyType({k: v.plain() for k, v in spec.items() if k in ftype.options}),
             pack=pack,
             positions=MappingProxyType({k: v.pos for k, v in spec.items()}),
         )
@@ -298,15 +344,22 @@ class _Builder:
                 self.error("M033", f"value code '{code_text}' must have 1 to 64 characters", pos)
                 return
             seen.add(code_text)
-            values.append(ChoiceValue(code_text, str(label) if label is not None
-                                      else humanize(code_text), color))
+            values.append(
+                ChoiceValue(
+                    code_text, str(label) if label is not None else humanize(code_text), color
+                )
+            )
 
         if node.is_map:
             for code, child in node.items():
                 if child.is_map:
                     self.check_keys(child, {"label", "color"}, f"value '{code}'")
-                    add(code, child.plain().get("label"), child.plain().get("color"),
-                        child.key_pos or child.pos)
+                    add(
+                        code,
+                        child.plain().get("label"),
+                        child.plain().get("color"),
+                        child.key_pos or child.pos,
+                    )
                 else:
                     add(code, child.value, None, child.key_pos or child.pos)
         elif node.is_list:
@@ -314,16 +367,19 @@ class _Builder:
                 if item.is_map:
                     plain = item.plain()
                     if "code" not in plain:
-                        self.error("M011", "a value written as a mapping needs 'code:'",
-                                   item.pos)
+                        self.error("M011", "a value written as a mapping needs 'code:'", item.pos)
                         continue
                     self.check_keys(item, {"code", "label", "color"}, "a value")
                     add(plain["code"], plain.get("label"), plain.get("color"), item.pos)
                 else:
                     add(item.value, None, None, item.pos)
         else:
-            self.error("M012", f"values of '{field}' must be a list or a mapping", node.pos,
-                       "e.g. values: {new: New, won: Won} or values: [new, won]")
+            self.error(
+                "M012",
+                f"values of '{field}' must be a list or a mapping",
+                node.pos,
+                "e.g. values: {new: New, won: Won} or values: [new, won]",
+            )
         return tuple(values)
 
     # -- layouts ----------------------------------------------------------------------------
@@ -331,8 +387,10 @@ class _Builder:
     def layouts(self, obj: ObjectDef, doc: Node) -> ObjectDef:
         list_spec = self.list_spec(doc.get("list"), obj.list)
         form = self.form_spec(doc.get("form"), obj.form)
-        indexes = obj.indexes + self.index_defs(doc.get("indexes"), unique=False) + (
-            self.index_defs(doc.get("unique"), unique=True)
+        indexes = (
+            obj.indexes
+            + self.index_defs(doc.get("indexes"), unique=False)
+            + (self.index_defs(doc.get("unique"), unique=True))
         )
         return dataclasses.replace(obj, list=list_spec, form=form, indexes=indexes)
 
@@ -350,10 +408,10 @@ class _Builder:
         for key in ("columns", "filters", "search", "sort"):
             for name, pos in self.names_list(node.get(key), key):
                 positions[f"{key}:{name.lstrip('-+')}"] = pos
-        page_size = self.integer(node.get("page_size"), "page_size", 1) or base.page_size
-        if page_size > 500:
-            self.error("M045", "page_size must be at most 500",
-                       node.get("page_size").pos)  # type: ignore[union-attr]
+        size_node = node.get("page_size")
+        page_size = self.integer(size_node, "page_size", 1) or base.page_size
+        if size_node and page_size > 500:
+            self.error("M045", "page_size must be at most 500", size_node.pos)
             page_size = base.page_size
         return ListSpec(
             columns=self._names(node, "columns", base.columns),
@@ -380,13 +438,21 @@ class _Builder:
             sections_node = node.get("sections")
         sections = list(base.sections)
         if sections_node is not None and not sections_node.is_list:
-            self.error("M012", "form sections must be a list", sections_node.pos,
-                       "e.g. form: [{section: Identity, fields: [name, email]}]")
+            self.error(
+                "M012",
+                "form sections must be a list",
+                sections_node.pos,
+                "e.g. form: [{section: Identity, fields: [name, email]}]",
+            )
             return FormSpec(tuple(sections), read_only)
         for item in sections_node or ():
             if not item.is_map:
-                self.error("M012", "each form section must be a mapping", item.pos,
-                           "e.g. - section: Identity\n    fields: [name, email]")
+                self.error(
+                    "M012",
+                    "each form section must be a mapping",
+                    item.pos,
+                    "e.g. - section: Identity\n    fields: [name, email]",
+                )
                 continue
             self.check_keys(item, keys.SECTION_KEYS, "a form section")
             kind = "tab" if item.get("tab") is not None else "section"
@@ -398,15 +464,15 @@ class _Builder:
                 title=title,
                 fields=names,
                 kind=kind,
-                read_only=tuple(n for n, _ in self.names_list(item.get("read_only"),
-                                                             "read_only")),
+                read_only=tuple(n for n, _ in self.names_list(item.get("read_only"), "read_only")),
                 collapsed=self.flag(item.get("collapsed"), "collapsed"),
                 positions=MappingProxyType(dict(named)),
             )
             if existing is not None:  # a pack adds fields to a section of another pack
                 old = sections[existing]
                 sections[existing] = dataclasses.replace(
-                    old, fields=old.fields + section.fields,
+                    old,
+                    fields=old.fields + section.fields,
                     read_only=old.read_only + section.read_only,
                     positions=MappingProxyType({**old.positions, **section.positions}),
                 )
@@ -419,16 +485,26 @@ class _Builder:
             return ()
         what = "unique" if unique else "indexes"
         if not node.is_list:
-            self.error("M012", f"{what} must be a list of field lists", node.pos,
-                       f"e.g. {what}: [[last_name, first_name]]")
+            self.error(
+                "M012",
+                f"{what} must be a list of field lists",
+                node.pos,
+                f"e.g. {what}: [[last_name, first_name]]",
+            )
             return ()
         result = []
         for item in node:
             if item.is_map:
                 self.check_keys(item, {"fields", "name", "unique"}, f"an entry of {what}")
                 names = tuple(n for n, _ in self.names_list(item.get("fields"), "fields"))
-                result.append(IndexDef(names, unique or self.flag(item.get("unique"), "unique"),
-                                       self.text(item.get("name"), "name"), item.pos))
+                result.append(
+                    IndexDef(
+                        names,
+                        unique or self.flag(item.get("unique"), "unique"),
+                        self.text(item.get("name"), "name"),
+                        item.pos,
+                    )
+                )
             else:
                 names = tuple(n for n, _ in self.names_list(item, what))
                 result.append(IndexDef(names, unique, None, item.pos))
@@ -445,17 +521,25 @@ class _Builder:
                     fields[name] = self.override_field(fields[name], spec)
                     continue
                 if name in fields:
-                    self.error("M051", f"'{obj.name}.{name}' is already declared by pack "
-                               f"'{fields[name].pack}' ({fields[name].pos})",
-                               spec.key_pos or spec.pos,
-                               "to change its label or help, give those keys without 'type:'")
+                    self.error(
+                        "M051",
+                        f"'{obj.name}.{name}' is already declared by pack "
+                        f"'{fields[name].pack}' ({fields[name].pos})",
+                        spec.key_pos or spec.pos,
+                        "to change its label or help, give those keys without 'type:'",
+                    )
                     continue
                 field = self.field(name, spec, pack, obj.name)
                 if field is not None:
                     fields[name] = field
         changes: dict[str, Any] = {"fields": MappingProxyType(fields)}
-        for key, attr in (("label", "label"), ("plural", "plural"), ("title", "title_field"),
-                          ("description", "description"), ("icon", "icon")):
+        for key, attr in (
+            ("label", "label"),
+            ("plural", "plural"),
+            ("title", "title_field"),
+            ("description", "description"),
+            ("icon", "icon"),
+        ):
             value = self.text(ext.get(key), key)
             if value is not None:
                 changes[attr] = value
@@ -471,7 +555,7 @@ class _Builder:
             if spec.get(key) is not None:
                 changes[key] = self.flag(spec.get(key), key)
         if spec.get("default") is not None:
-            changes["default"] = spec.get("default").plain()  # type: ignore[union-attr]
+            changes["default"] = _plain(spec.get("default"))
         if spec.get("values") is not None:  # add values to a choice of another pack
             extra = self.choice_values(spec.get("values"), field.name)
             known = {v.code for v in field.values}
@@ -508,8 +592,9 @@ def build_model_with_warnings(
         docs, problems = load_yaml(source.path, source.root)
         builder.problems.extend(problems)
         for doc in docs:
-            fingerprint.update(json.dumps([source.pack, doc.plain()], default=str,
-                                          sort_keys=True).encode())
+            fingerprint.update(
+                json.dumps([source.pack, doc.plain()], default=str, sort_keys=True).encode()
+            )
             obj, ext = builder.object_node(doc, source.pack)
             if ext is not None:
                 extensions.append((ext, source.pack))
@@ -517,10 +602,12 @@ def build_model_with_warnings(
                 continue
             if obj.name in objects:
                 first = objects[obj.name]
-                builder.error("M022", f"object '{obj.name}' is declared twice; first at "
-                              f"{first.pos}", obj.pos,
-                              "to add fields to an object of another pack use "
-                              f"'extends: {obj.name}'")
+                builder.error(
+                    "M022",
+                    f"object '{obj.name}' is declared twice; first at {first.pos}",
+                    obj.pos,
+                    f"to add fields to an object of another pack use 'extends: {obj.name}'",
+                )
                 continue
             objects[obj.name] = obj
     for ext, pack in extensions:
@@ -528,9 +615,13 @@ def build_model_with_warnings(
         assert target_node is not None
         target = str(target_node.value)
         if target not in objects:
-            builder.error("M050", f"cannot extend unknown object '{target}'", target_node.pos,
-                          did_you_mean(target, objects) or "is the pack that declares it "
-                          "enabled in ficha.yaml?")
+            builder.error(
+                "M050",
+                f"cannot extend unknown object '{target}'",
+                target_node.pos,
+                did_you_mean(target, objects)
+                or "is the pack that declares it enabled in ficha.yaml?",
+            )
             continue
         objects[target] = builder.extend(objects[target], ext, pack)
     objects = complete_model(objects, builder.problems)

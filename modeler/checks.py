@@ -42,8 +42,12 @@ def check_field(field: FieldDef, ftype: FieldType, spec: Node) -> list[Problem]:
         problems.append(Problem(code, message, _pos_of(spec, key, field), hint))  # type: ignore[arg-type]
 
     if field.max_length is not None and field.type not in ("string", "text"):
-        error("M031", f"max_length does not apply to a {field.type} field", "max_length",
-              "it applies to string and text")
+        error(
+            "M031",
+            f"max_length does not apply to a {field.type} field",
+            "max_length",
+            "it applies to string and text",
+        )
     if field.pattern is not None:
         if not ftype.textual:
             error("M031", f"pattern does not apply to a {field.type} field", "pattern")
@@ -57,8 +61,12 @@ def check_field(field: FieldDef, ftype: FieldType, spec: Node) -> list[Problem]:
         if value is None:
             continue
         if not ftype.comparable:
-            error("M031", f"{key} does not apply to a {field.type} field", key,
-                  "it applies to numbers, money, percent, dates and date-times")
+            error(
+                "M031",
+                f"{key} does not apply to a {field.type} field",
+                key,
+                "it applies to numbers, money, percent, dates and date-times",
+            )
             continue
         try:
             assert ftype.coerce is not None
@@ -74,37 +82,69 @@ def check_field(field: FieldDef, ftype: FieldType, spec: Node) -> list[Problem]:
     if field.default is not None:
         _check_default(field, ftype, error)
     if field.kind in (LINK, HAS_MANY, MANY_TO_MANY) and not field.target:
-        error("M011", f"{field.type} field '{field.name}' does not say which object it "
-              "points to", "type", "add 'object: <name>'")
+        error(
+            "M011",
+            f"{field.type} field '{field.name}' does not say which object it points to",
+            "type",
+            "add 'object: <name>'",
+        )
     if field.on_delete not in ON_DELETE:
-        error("M032", f"on_delete must be one of {', '.join(sorted(ON_DELETE))}", "on_delete",
-              did_you_mean(field.on_delete, ON_DELETE))
+        error(
+            "M032",
+            f"on_delete must be one of {', '.join(sorted(ON_DELETE))}",
+            "on_delete",
+            did_you_mean(field.on_delete, ON_DELETE),
+        )
     if field.on_delete == "set_null" and field.required:
-        error("M032", "a required link cannot be emptied when its target is deleted",
-              "on_delete", "use restrict or cascade, or make the field optional")
+        error(
+            "M032",
+            "a required link cannot be emptied when its target is deleted",
+            "on_delete",
+            "use restrict or cascade, or make the field optional",
+        )
     if field.type == "autonumber":
         if not field.format or not re.search(r"\{0+\}", field.format):
-            error("M034", f"autonumber '{field.name}' needs a format with a counter",
-                  "format" if field.format else "type",
-                  "e.g. format: CASE-{YYYY}-{00000}")
-        elif set(re.findall(r"\{([^}]*)\}", field.format)) - {"YYYY", "YY", "MM", "DD"} - {
-            m for m in re.findall(r"\{(0+)\}", field.format)
-        }:
-            error("M034", f"format '{field.format}' has an unknown placeholder", "format",
-                  "use {YYYY}, {YY}, {MM}, {DD} and one counter such as {00000}")
+            error(
+                "M034",
+                f"autonumber '{field.name}' needs a format with a counter",
+                "format" if field.format else "type",
+                "e.g. format: CASE-{YYYY}-{00000}",
+            )
+        elif _unknown_placeholders(field.format):
+            error(
+                "M034",
+                f"format '{field.format}' has an unknown placeholder",
+                "format",
+                "use {YYYY}, {YY}, {MM}, {DD} and one counter such as {00000}",
+            )
         if field.required or field.default is not None:
-            error("M032", "an autonumber is always given by Ficha; it takes no default or "
-                  "required", "default" if field.default is not None else "required")
+            error(
+                "M032",
+                "an autonumber is always given by Ficha; it takes no default or required",
+                "default" if field.default is not None else "required",
+            )
     if field.unique and field.kind != COLUMN and field.kind != LINK:
         error("M031", f"unique does not apply to a {field.type} field", "unique")
     if field.search and not ftype.textual:
-        error("M044", f"'{field.name}' is a {field.type} field and cannot be full-text "
-              "searched", "search", "use filter: true for exact filtering")
+        error(
+            "M044",
+            f"'{field.name}' is a {field.type} field and cannot be full-text searched",
+            "search",
+            "use filter: true for exact filtering",
+        )
     if field.kind in (HAS_MANY,) and (field.required or field.unique or field.index):
-        error("M031", "has_many is the other side of a link and takes no constraint",
-              "required" if field.required else "unique" if field.unique else "index",
-              "put the constraint on the link field")
+        error(
+            "M031",
+            "has_many is the other side of a link and takes no constraint",
+            "required" if field.required else "unique" if field.unique else "index",
+            "put the constraint on the link field",
+        )
     return problems
+
+
+def _unknown_placeholders(pattern: str) -> set[str]:
+    found = set(re.findall(r"\{([^}]*)\}", pattern))
+    return found - {"YYYY", "YY", "MM", "DD"} - set(re.findall(r"\{(0+)\}", pattern))
 
 
 def _check_default(field: FieldDef, ftype: FieldType, error: object) -> None:
@@ -117,8 +157,12 @@ def _check_default(field: FieldDef, ftype: FieldType, error: object) -> None:
     try:
         value = ftype.coerce(field, field.default, _CTX)
     except ValueError as exc:
-        error("M030", f"default of '{field.name}' does not fit its type: {exc}",  # type: ignore[operator]
-              "default", _default_hint(field))
+        error(
+            "M030",
+            f"default of '{field.name}' does not fit its type: {exc}",  # type: ignore[operator]
+            "default",
+            _default_hint(field),
+        )
         return
     if ftype.comparable:
         for bound, op in (("min", "below"), ("max", "above")):
@@ -153,8 +197,9 @@ def complete_model(
 ) -> dict[str, ObjectDef]:
     done: dict[str, ObjectDef] = {}
     for obj in objects.values():
-        fields = {name: _resolve_relation(obj, f, objects, problems)
-                  for name, f in obj.fields.items()}
+        fields = {
+            name: _resolve_relation(obj, f, objects, problems) for name, f in obj.fields.items()
+        }
         obj = dataclasses.replace(obj, fields=MappingProxyType(fields))
         done[obj.name] = _complete_layouts(obj)
     return done
@@ -167,61 +212,94 @@ def _resolve_relation(
         return field
     target = objects.get(field.target)
     if target is None:
-        problems.append(Problem(
-            "M021", f"'{obj.name}.{field.name}' points to unknown object '{field.target}'",
-            field.pos_of("object"), did_you_mean(field.target, objects) or
-            f"known objects: {', '.join(sorted(objects)) or 'none'}"))
+        problems.append(
+            Problem(
+                "M021",
+                f"'{obj.name}.{field.name}' points to unknown object '{field.target}'",
+                field.pos_of("object"),
+                did_you_mean(field.target, objects)
+                or f"known objects: {', '.join(sorted(objects)) or 'none'}",
+            )
+        )
         return field
     if field.kind == HAS_MANY:
         links = [f for f in target.fields.values() if f.kind == LINK and f.target == obj.name]
         if field.via:
             match = target.fields.get(field.via)
             if match is None or match.kind != LINK or match.target != obj.name:
-                problems.append(Problem(
-                    "M043", f"'{field.via}' is not a link from {target.name} to {obj.name}",
-                    field.pos, did_you_mean(field.via, [f.name for f in links]) or
-                    (f"links from {target.name} to {obj.name}: "
-                     f"{', '.join(f.name for f in links)}" if links else
-                     f"add a link field to {target.name}: "
-                     f"'{obj.name}: {{type: link, object: {obj.name}}}'")))
+                problems.append(
+                    Problem(
+                        "M043",
+                        f"'{field.via}' is not a link from {target.name} to {obj.name}",
+                        field.pos,
+                        did_you_mean(field.via, [f.name for f in links])
+                        or (
+                            f"links from {target.name} to {obj.name}: "
+                            f"{', '.join(f.name for f in links)}"
+                            if links
+                            else f"add a link field to {target.name}: "
+                            f"'{obj.name}: {{type: link, object: {obj.name}}}'"
+                        ),
+                    )
+                )
             return field
         if len(links) == 1:
             return dataclasses.replace(field, via=links[0].name)
-        if not links and any(f.kind == LINK and f.target not in objects
-                             for f in target.fields.values()):
+        if not links and any(
+            f.kind == LINK and f.target not in objects for f in target.fields.values()
+        ):
             return field  # a broken link of the target is reported already (M021)
-        problems.append(Problem(
-            "M043",
-            f"has_many '{field.name}' needs a link from {target.name} back to {obj.name}"
-            if not links else
-            f"has_many '{field.name}' is ambiguous: {target.name} links to {obj.name} through "
-            f"{', '.join(f.name for f in links)}",
-            field.pos,
-            f"add 'via: <link field of {target.name}>'" if links else
-            f"add to {target.name}: '{obj.name}: {{type: link, object: {obj.name}}}'"))
+        problems.append(
+            Problem(
+                "M043",
+                f"has_many '{field.name}' needs a link from {target.name} back to {obj.name}"
+                if not links
+                else f"has_many '{field.name}' is ambiguous: {target.name} links to "
+                f"{obj.name} through {', '.join(f.name for f in links)}",
+                field.pos,
+                f"add 'via: <link field of {target.name}>'"
+                if links
+                else f"add to {target.name}: '{obj.name}: {{type: link, object: {obj.name}}}'",
+            )
+        )
         return field
     if field.kind == MANY_TO_MANY and field.via:
         other = target.fields.get(field.via)
         if other is None or other.kind != MANY_TO_MANY or other.target != obj.name:
-            problems.append(Problem(
-                "M043", f"'{field.via}' is not a many_to_many from {target.name} to "
-                f"{obj.name}", field.pos, "via names the field on the other side"))
+            problems.append(
+                Problem(
+                    "M043",
+                    f"'{field.via}' is not a many_to_many from {target.name} to {obj.name}",
+                    field.pos,
+                    "via names the field on the other side",
+                )
+            )
     return field
 
 
 def _complete_layouts(obj: ObjectDef) -> ObjectDef:
     plain = [f for f in obj.fields.values() if f.kind == COLUMN]
     title = obj.title_field or next(
-        (f.name for f in plain if f.type in ("string", "email", "autonumber")), "id")
-    shown = [f.name for f in obj.fields.values() if f.kind in (COLUMN, LINK)
-             and f.type not in ("text", "json", "file")]
+        (f.name for f in plain if f.type in ("string", "email", "autonumber")), "id"
+    )
+    shown = [
+        f.name
+        for f in obj.fields.values()
+        if f.kind in (COLUMN, LINK) and f.type not in ("text", "json", "file")
+    ]
     columns = obj.list.columns or tuple(dict.fromkeys([title, *shown]))[:6]
     if title == "id":
         columns = tuple(c for c in columns if c != "id")
     filters = obj.list.filters or tuple(f.name for f in obj.fields.values() if f.filter)
     search = obj.list.search or tuple(f.name for f in obj.fields.values() if f.search)
-    list_spec = ListSpec(columns, filters, search, obj.list.sort or (("id", True),),
-                         obj.list.page_size, obj.list.positions)
+    list_spec = ListSpec(
+        columns,
+        filters,
+        search,
+        obj.list.sort or (("id", True),),
+        obj.list.page_size,
+        obj.list.positions,
+    )
     form = obj.form
     editable = [f.name for f in obj.fields.values() if f.kind != HAS_MANY]
     if not form.sections:
@@ -230,7 +308,7 @@ def _complete_layouts(obj: ObjectDef) -> ObjectDef:
         placed = set(form.field_order)
         missing = tuple(n for n in editable if n not in placed)
         if missing:  # a field left out of the layout must not silently disappear
-            form = FormSpec(form.sections + (FormSection("More", missing),), form.read_only)
+            form = FormSpec((*form.sections, FormSection("More", missing)), form.read_only)
     return dataclasses.replace(obj, title_field=title, list=list_spec, form=form)
 
 
@@ -250,24 +328,36 @@ def _check_object(obj: ObjectDef, model: Model) -> Iterable[Problem]:
 
     def unknown(name: str, where: str, pos: SourcePos | None = None) -> Problem:
         candidates = names + system
-        return Problem("M040", f"{where} of {obj.name} names unknown field '{name}'",
-                       pos or obj.pos,
-                       did_you_mean(name, candidates) or
-                       f"fields of {obj.name}: {', '.join(names)}")
+        return Problem(
+            "M040",
+            f"{where} of {obj.name} names unknown field '{name}'",
+            pos or obj.pos,
+            did_you_mean(name, candidates) or f"fields of {obj.name}: {', '.join(names)}",
+        )
 
     if obj.title_field not in obj.fields and obj.title_field != "id":
-        yield Problem("M041", f"title of {obj.name} names unknown field '{obj.title_field}'",
-                      obj.pos, did_you_mean(obj.title_field, names))
+        yield Problem(
+            "M041",
+            f"title of {obj.name} names unknown field '{obj.title_field}'",
+            obj.pos,
+            did_you_mean(obj.title_field, names),
+        )
     elif obj.title_field in obj.fields and obj.fields[obj.title_field].kind != COLUMN:
-        yield Problem("M041", f"title of {obj.name} must be a plain field, not a "
-                      f"{obj.fields[obj.title_field].type}", obj.pos)
+        yield Problem(
+            "M041",
+            f"title of {obj.name} must be a plain field, not a {obj.fields[obj.title_field].type}",
+            obj.pos,
+        )
     for name in obj.list.columns:
         if name not in obj.fields and name not in system:
             yield unknown(name, "list columns", obj.list.pos("columns", name, obj.pos))
         elif name in obj.fields and obj.fields[name].kind in (HAS_MANY,):
-            yield Problem("M046", f"list column '{name}' is a has_many: a list cannot show "
-                          "every related record", obj.pos,
-                          "show it on the record page; remove it from list columns")
+            yield Problem(
+                "M046",
+                f"list column '{name}' is a has_many: a list cannot show every related record",
+                obj.pos,
+                "show it on the record page; remove it from list columns",
+            )
     for name in obj.list.filters:
         if name not in obj.fields and name not in system:
             yield unknown(name, "list filters", obj.list.pos("filters", name, obj.pos))
@@ -275,28 +365,36 @@ def _check_object(obj: ObjectDef, model: Model) -> Iterable[Problem]:
         if name not in obj.fields:
             yield unknown(name, "list search", obj.list.pos("search", name, obj.pos))
         elif not model.field_types.get(obj.fields[name].type).textual:
-            yield Problem("M044", f"'{name}' is a {obj.fields[name].type} field and cannot "
-                          "be full-text searched", obj.fields[name].pos,
-                          "use it as a list filter instead")
+            yield Problem(
+                "M044",
+                f"'{name}' is a {obj.fields[name].type} field and cannot be full-text searched",
+                obj.fields[name].pos,
+                "use it as a list filter instead",
+            )
     for name, _desc in obj.list.sort:
         if name not in obj.fields and name not in system:
             yield unknown(name, "list sort", obj.list.pos("sort", name, obj.pos))
         elif name in obj.fields and not model.field_types.get(obj.fields[name].type).orderable:
-            yield Problem("M047", f"list sort of {obj.name} uses '{name}', which cannot be "
-                          "sorted", obj.pos)
+            yield Problem(
+                "M047", f"list sort of {obj.name} uses '{name}', which cannot be sorted", obj.pos
+            )
     seen: dict[str, str] = {}
     for section in obj.form.sections:
         for name in section.fields:
             if name not in obj.fields:
-                yield unknown(name, f"form section '{section.title}'",
-                              section.positions.get(name))
+                yield unknown(name, f"form section '{section.title}'", section.positions.get(name))
             elif name in seen:
-                where = (f"section '{section.title}'" if seen[name] == section.title
-                         else f"sections '{seen[name]}' and '{section.title}'")
-                yield Problem("M042", f"'{name}' is placed twice in the form of {obj.name} "
-                              f"({where})",
-                              section.positions.get(name, obj.pos),
-                              "keep it in one section")
+                where = (
+                    f"section '{section.title}'"
+                    if seen[name] == section.title
+                    else f"sections '{seen[name]}' and '{section.title}'"
+                )
+                yield Problem(
+                    "M042",
+                    f"'{name}' is placed twice in the form of {obj.name} ({where})",
+                    section.positions.get(name, obj.pos),
+                    "keep it in one section",
+                )
             else:
                 seen[name] = section.title
         for name in section.read_only:
@@ -310,14 +408,20 @@ def _check_object(obj: ObjectDef, model: Model) -> Iterable[Problem]:
             yield Problem("M052", f"an index of {obj.name} lists no field", index.pos)
         for name in index.fields:
             if name not in obj.fields and name not in system:
-                yield Problem("M052", f"index of {obj.name} names unknown field '{name}'",
-                              index.pos, did_you_mean(name, names))
+                yield Problem(
+                    "M052",
+                    f"index of {obj.name} names unknown field '{name}'",
+                    index.pos,
+                    did_you_mean(name, names),
+                )
             elif name in obj.fields and obj.fields[name].kind not in (COLUMN, LINK):
-                yield Problem("M052", f"'{name}' has no column and cannot be indexed",
-                              index.pos)
+                yield Problem("M052", f"'{name}' has no column and cannot be indexed", index.pos)
     for field in obj.fields.values():
         if field.kind == MANY_TO_MANY:
             for attr in field.link_fields:
                 if attr.kind != COLUMN:
-                    yield Problem("M031", f"attribute '{attr.name}' of a many_to_many link "
-                                  "must be a plain field", attr.pos)
+                    yield Problem(
+                        "M031",
+                        f"attribute '{attr.name}' of a many_to_many link must be a plain field",
+                        attr.pos,
+                    )

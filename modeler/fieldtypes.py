@@ -110,8 +110,8 @@ def _coerce_decimal(f: FieldDef, value: Any, ctx: CoerceContext) -> Decimal:
     if isinstance(value, bool):
         raise ValueError("expected a number, got true/false")
     try:
-        number = Decimal(str(value)) if isinstance(value, int | float) else Decimal(
-            _number_text(value)
+        number = (
+            Decimal(str(value)) if isinstance(value, int | float) else Decimal(_number_text(value))
         )
     except InvalidOperation:
         raise ValueError(f"'{value}' is not a number") from None
@@ -289,8 +289,11 @@ def _coerce_file(f: FieldDef, value: Any, ctx: CoerceContext) -> dict[str, Any]:
     """The metadata of a stored upload (the bytes live in the project's file storage)."""
     if not isinstance(value, Mapping) or not {"filename", "key"} <= set(value):
         raise ValueError("expected an uploaded file")
-    return {k: str(value[k]) if k == "uploaded_at" else value[k]
-            for k in FILE_KEYS if value.get(k) is not None}
+    return {
+        k: str(value[k]) if k == "uploaded_at" else value[k]
+        for k in FILE_KEYS
+        if value.get(k) is not None
+    }
 
 
 def _coerce_autonumber(f: FieldDef, value: Any, ctx: CoerceContext) -> str:
@@ -322,61 +325,180 @@ def _fixed(length: int) -> Callable[[FieldDef], sa.types.TypeEngine[Any]]:
 
 
 BUILTIN_TYPES: tuple[FieldType, ...] = (
-    FieldType("string", "One line of text (up to max_length, default 255).",
-              sql_type=_string_type, coerce=_coerce_string, textual=True),
-    FieldType("text", "Several lines of free text.", sql_type=lambda f: sa.Text(),
-              coerce=_coerce_text, widget="text", textual=True, orderable=False),
-    FieldType("integer", "A whole number.", python_type=int,
-              sql_type=lambda f: sa.BigInteger(), coerce=_coerce_integer, widget="integer",
-              comparable=True),
-    FieldType("decimal", "An exact number with decimals (precision, scale).",
-              python_type=Decimal, sql_type=_decimal_type, coerce=_coerce_decimal,
-              widget="decimal", options=_NUMERIC, comparable=True),
-    FieldType("money", "An amount of money (2 decimals; `currency:` EUR by default).",
-              python_type=Decimal, sql_type=_decimal_type, coerce=_coerce_decimal,
-              widget="money", options=_NUMERIC | {"currency"}, comparable=True),
-    FieldType("percent", "A percentage, stored as the number shown (12.5 means 12.5%).",
-              python_type=Decimal, sql_type=_decimal_type, coerce=_coerce_decimal,
-              widget="percent", options=_NUMERIC, comparable=True),
-    FieldType("boolean", "Yes or no.", python_type=bool, sql_type=lambda f: sa.Boolean(),
-              coerce=_coerce_boolean, widget="boolean"),
-    FieldType("date", "A calendar day.", python_type=dt.date, sql_type=lambda f: sa.Date(),
-              coerce=_coerce_date, widget="date", comparable=True),
-    FieldType("datetime", "A moment in time (kept in UTC).", python_type=dt.datetime,
-              sql_type=lambda f: sa.DateTime(), coerce=_coerce_datetime, widget="datetime",
-              comparable=True),
-    FieldType("email", "An email address, checked and normalised.", sql_type=_fixed(254),
-              coerce=_coerce_email, widget="email", textual=True),
-    FieldType("phone", "A phone number, stored in international form (+34…).",
-              sql_type=_fixed(32), coerce=_coerce_phone, widget="phone", textual=True),
-    FieldType("url", "A web address.", sql_type=_fixed(500), coerce=_coerce_url,
-              widget="url"),
-    FieldType("choice", "One value from a fixed list (`values:` code: label).",
-              sql_type=_fixed(64), coerce=_coerce_choice, widget="choice",
-              options=frozenset({"values"})),
-    FieldType("multichoice", "Several values from a fixed list.", python_type=list,
-              sql_type=_json_type, coerce=_coerce_multichoice, widget="multichoice",
-              options=frozenset({"values"}), orderable=False),
-    FieldType("link", "A reference to one record of another object (many-to-one).",
-              kind=LINK, python_type=int, sql_type=lambda f: sa.Integer(),
-              coerce=_coerce_link, widget="link",
-              options=frozenset({"object", "on_delete"})),
-    FieldType("has_many", "The records of another object that link to this one.",
-              kind=HAS_MANY, python_type=list, coerce=None, widget="has_many",
-              options=frozenset({"object", "via"}), orderable=False),
-    FieldType("many_to_many", "Links to many records of another object, both ways; "
-              "`fields:` adds attributes to each link (a contact's role).",
-              kind=MANY_TO_MANY, python_type=list, coerce=_coerce_many,
-              widget="many_to_many", options=frozenset({"object", "fields", "via"}),
-              orderable=False),
-    FieldType("json", "Any structured value (JSON).", python_type=dict, sql_type=_json_type,
-              coerce=_coerce_json, widget="json", orderable=False),
-    FieldType("file", "An uploaded file.", python_type=dict, sql_type=_json_type,
-              coerce=_coerce_file, widget="file", orderable=False,
-              options=frozenset({"accept", "max_size"})),
-    FieldType("autonumber", "A number given by Ficha on creation, from `format:` "
-              "such as CASE-{YYYY}-{00000}.", sql_type=_fixed(64),
-              coerce=_coerce_autonumber, widget="autonumber", options=frozenset({"format"})),
+    FieldType(
+        "string",
+        "One line of text (up to max_length, default 255).",
+        sql_type=_string_type,
+        coerce=_coerce_string,
+        textual=True,
+    ),
+    FieldType(
+        "text",
+        "Several lines of free text.",
+        sql_type=lambda f: sa.Text(),
+        coerce=_coerce_text,
+        widget="text",
+        textual=True,
+        orderable=False,
+    ),
+    FieldType(
+        "integer",
+        "A whole number.",
+        python_type=int,
+        sql_type=lambda f: sa.BigInteger(),
+        coerce=_coerce_integer,
+        widget="integer",
+        comparable=True,
+    ),
+    FieldType(
+        "decimal",
+        "An exact number with decimals (precision, scale).",
+        python_type=Decimal,
+        sql_type=_decimal_type,
+        coerce=_coerce_decimal,
+        widget="decimal",
+        options=_NUMERIC,
+        comparable=True,
+    ),
+    FieldType(
+        "money",
+        "An amount of money (2 decimals; `currency:` EUR by default).",
+        python_type=Decimal,
+        sql_type=_decimal_type,
+        coerce=_coerce_decimal,
+        widget="money",
+        options=_NUMERIC | {"currency"},
+        comparable=True,
+    ),
+    FieldType(
+        "percent",
+        "A percentage, stored as the number shown (12.5 means 12.5%).",
+        python_type=Decimal,
+        sql_type=_decimal_type,
+        coerce=_coerce_decimal,
+        widget="percent",
+        options=_NUMERIC,
+        comparable=True,
+    ),
+    FieldType(
+        "boolean",
+        "Yes or no.",
+        python_type=bool,
+        sql_type=lambda f: sa.Boolean(),
+        coerce=_coerce_boolean,
+        widget="boolean",
+    ),
+    FieldType(
+        "date",
+        "A calendar day.",
+        python_type=dt.date,
+        sql_type=lambda f: sa.Date(),
+        coerce=_coerce_date,
+        widget="date",
+        comparable=True,
+    ),
+    FieldType(
+        "datetime",
+        "A moment in time (kept in UTC).",
+        python_type=dt.datetime,
+        sql_type=lambda f: sa.DateTime(),
+        coerce=_coerce_datetime,
+        widget="datetime",
+        comparable=True,
+    ),
+    FieldType(
+        "email",
+        "An email address, checked and normalised.",
+        sql_type=_fixed(254),
+        coerce=_coerce_email,
+        widget="email",
+        textual=True,
+    ),
+    FieldType(
+        "phone",
+        "A phone number, stored in international form (+34…).",
+        sql_type=_fixed(32),
+        coerce=_coerce_phone,
+        widget="phone",
+        textual=True,
+    ),
+    FieldType("url", "A web address.", sql_type=_fixed(500), coerce=_coerce_url, widget="url"),
+    FieldType(
+        "choice",
+        "One value from a fixed list (`values:` code: label).",
+        sql_type=_fixed(64),
+        coerce=_coerce_choice,
+        widget="choice",
+        options=frozenset({"values"}),
+    ),
+    FieldType(
+        "multichoice",
+        "Several values from a fixed list.",
+        python_type=list,
+        sql_type=_json_type,
+        coerce=_coerce_multichoice,
+        widget="multichoice",
+        options=frozenset({"values"}),
+        orderable=False,
+    ),
+    FieldType(
+        "link",
+        "A reference to one record of another object (many-to-one).",
+        kind=LINK,
+        python_type=int,
+        sql_type=lambda f: sa.Integer(),
+        coerce=_coerce_link,
+        widget="link",
+        options=frozenset({"object", "on_delete"}),
+    ),
+    FieldType(
+        "has_many",
+        "The records of another object that link to this one.",
+        kind=HAS_MANY,
+        python_type=list,
+        coerce=None,
+        widget="has_many",
+        options=frozenset({"object", "via"}),
+        orderable=False,
+    ),
+    FieldType(
+        "many_to_many",
+        "Links to many records of another object, both ways; "
+        "`fields:` adds attributes to each link (a contact's role).",
+        kind=MANY_TO_MANY,
+        python_type=list,
+        coerce=_coerce_many,
+        widget="many_to_many",
+        options=frozenset({"object", "fields", "via"}),
+        orderable=False,
+    ),
+    FieldType(
+        "json",
+        "Any structured value (JSON).",
+        python_type=dict,
+        sql_type=_json_type,
+        coerce=_coerce_json,
+        widget="json",
+        orderable=False,
+    ),
+    FieldType(
+        "file",
+        "An uploaded file.",
+        python_type=dict,
+        sql_type=_json_type,
+        coerce=_coerce_file,
+        widget="file",
+        orderable=False,
+        options=frozenset({"accept", "max_size"}),
+    ),
+    FieldType(
+        "autonumber",
+        "A number given by Ficha on creation, from `format:` such as CASE-{YYYY}-{00000}.",
+        sql_type=_fixed(64),
+        coerce=_coerce_autonumber,
+        widget="autonumber",
+        options=frozenset({"format"}),
+    ),
 )
 
 

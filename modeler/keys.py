@@ -18,35 +18,108 @@ if TYPE_CHECKING:
 MAX_NAME = 40
 NAME_RE = re.compile(rf"[a-z][a-z0-9_]{{0,{MAX_NAME - 1}}}")
 
-OBJECT_KEYS = frozenset({
-    "object", "label", "plural", "title", "description", "icon", "fields", "list", "form",
-    "indexes", "unique", "renamed_from",
-})
-EXTENSION_KEYS = frozenset({
-    "extends", "label", "plural", "title", "description", "icon", "fields", "list", "form",
-    "indexes", "unique",
-})
-FIELD_KEYS = frozenset({
-    "type", "label", "help", "required", "unique", "index", "search", "filter", "read_only",
-    "default", "min", "max", "max_length", "pattern", "renamed_from",
-})
+OBJECT_KEYS = frozenset(
+    {
+        "object",
+        "label",
+        "plural",
+        "title",
+        "description",
+        "icon",
+        "fields",
+        "list",
+        "form",
+        "indexes",
+        "unique",
+        "renamed_from",
+    }
+)
+EXTENSION_KEYS = frozenset(
+    {
+        "extends",
+        "label",
+        "plural",
+        "title",
+        "description",
+        "icon",
+        "fields",
+        "list",
+        "form",
+        "indexes",
+        "unique",
+    }
+)
+FIELD_KEYS = frozenset(
+    {
+        "type",
+        "label",
+        "help",
+        "required",
+        "unique",
+        "index",
+        "search",
+        "filter",
+        "read_only",
+        "default",
+        "min",
+        "max",
+        "max_length",
+        "pattern",
+        "renamed_from",
+    }
+)
 #: keys that only some field types take (the type says which in FieldType.options)
-ALL_TYPE_OPTIONS = frozenset({
-    "values", "object", "via", "on_delete", "fields", "precision", "scale", "currency",
-    "format", "accept", "max_size",
-})
-OVERRIDE_KEYS = frozenset({
-    "label", "help", "required", "search", "filter", "index", "read_only", "default", "values",
-})
+ALL_TYPE_OPTIONS = frozenset(
+    {
+        "values",
+        "object",
+        "via",
+        "on_delete",
+        "fields",
+        "precision",
+        "scale",
+        "currency",
+        "format",
+        "accept",
+        "max_size",
+    }
+)
+OVERRIDE_KEYS = frozenset(
+    {
+        "label",
+        "help",
+        "required",
+        "search",
+        "filter",
+        "index",
+        "read_only",
+        "default",
+        "values",
+    }
+)
 LIST_KEYS = frozenset({"columns", "filters", "search", "sort", "page_size"})
 SECTION_KEYS = frozenset({"section", "tab", "fields", "read_only", "collapsed"})
 
 SYSTEM_FIELD_NAMES = SYSTEM_FIELDS
 #: words of the expression language; a field with one of these names could not be named
-EXPRESSION_WORDS = frozenset({
-    "and", "or", "not", "in", "is", "null", "true", "false", "between", "where", "user",
-    "today", "now", "like",
-})
+EXPRESSION_WORDS = frozenset(
+    {
+        "and",
+        "or",
+        "not",
+        "in",
+        "is",
+        "null",
+        "true",
+        "false",
+        "between",
+        "where",
+        "user",
+        "today",
+        "now",
+        "like",
+    }
+)
 RESERVED_FIELD_NAMES = (
     frozenset(SYSTEM_FIELDS)
     | EXPRESSION_WORDS

@@ -73,8 +73,7 @@ def _wrap(value: Any, file: str, pos: SourcePos, key_pos: SourcePos | None = Non
         return Node(value, pos, key_pos, children)
     if isinstance(value, CommentedSeq):
         items = [
-            _wrap(item, file, _pos(file, *value.lc.data[i][:2]))
-            for i, item in enumerate(value)
+            _wrap(item, file, _pos(file, *value.lc.data[i][:2])) for i, item in enumerate(value)
         ]
         return Node(value, pos, key_pos, items)
     return Node(value, pos, key_pos)
@@ -98,8 +97,14 @@ def load_yaml(path: Path, root: Path | None = None) -> tuple[list[Node], list[Pr
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        return [], [Problem("M001", f"the file is not UTF-8 text ({exc.reason})",
-                            SourcePos(file), "save it as UTF-8")]
+        return [], [
+            Problem(
+                "M001",
+                f"the file is not UTF-8 text ({exc.reason})",
+                SourcePos(file),
+                "save it as UTF-8",
+            )
+        ]
     except OSError as exc:
         return [], [Problem("M001", f"cannot read the file: {exc.strerror}", SourcePos(file))]
     try:
@@ -109,15 +114,18 @@ def load_yaml(path: Path, root: Path | None = None) -> tuple[list[Node], list[Pr
         pos = _pos(file, mark.line, mark.column) if mark else SourcePos(file)
         problem = (exc.problem or str(exc)).strip()
         if "duplicate key" in problem or "found duplicate key" in str(exc):
-            return [], [Problem("M002", f"a key is written twice: {problem}", pos,
-                                "each name may appear once; remove or rename one")]
-        return [], [Problem("M001", f"YAML syntax error: {problem}", pos,
-                            _syntax_hint(problem))]
+            return [], [
+                Problem(
+                    "M002",
+                    f"a key is written twice: {problem}",
+                    pos,
+                    "each name may appear once; remove or rename one",
+                )
+            ]
+        return [], [Problem("M001", f"YAML syntax error: {problem}", pos, _syntax_hint(problem))]
     except YAMLError as exc:
         return [], [Problem("M001", f"YAML syntax error: {exc}", SourcePos(file))]
-    nodes = [
-        _wrap(doc, file, SourcePos(file, 1, 1)) for doc in documents if doc is not None
-    ]
+    nodes = [_wrap(doc, file, SourcePos(file, 1, 1)) for doc in documents if doc is not None]
     return nodes, []
 
 

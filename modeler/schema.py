@@ -85,7 +85,8 @@ class FieldDef:
     pack: str = ""
     #: where each key's value was written (for messages that point at the value)
     positions: Mapping[str, SourcePos] = field(
-        default_factory=lambda: MappingProxyType({}), compare=False)
+        default_factory=lambda: MappingProxyType({}), compare=False
+    )
 
     def pos_of(self, key: str) -> SourcePos:
         return self.positions.get(key, self.pos)
@@ -110,7 +111,8 @@ class ListSpec:
     page_size: int = 25
     #: where each name was written, keyed "columns:name", "sort:name" … (for messages)
     positions: Mapping[str, SourcePos] = field(
-        default_factory=lambda: MappingProxyType({}), compare=False)
+        default_factory=lambda: MappingProxyType({}), compare=False
+    )
 
     def pos(self, key: str, name: str, default: SourcePos) -> SourcePos:
         return self.positions.get(f"{key}:{name}", default)
@@ -126,7 +128,8 @@ class FormSection:
     read_only: tuple[str, ...] = ()
     collapsed: bool = False
     positions: Mapping[str, SourcePos] = field(
-        default_factory=lambda: MappingProxyType({}), compare=False)
+        default_factory=lambda: MappingProxyType({}), compare=False
+    )
 
 
 @dataclass(frozen=True, slots=True)

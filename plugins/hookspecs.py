@@ -33,6 +33,7 @@ def ficha_packs() -> list[PackInfo]:
     pack's objects and extensions. A project uses a pack when its ficha.yaml lists the
     pack's `name` under `packs:`. All results are collected.
     """
+    raise NotImplementedError
 
 
 @hookspec
@@ -43,6 +44,7 @@ def ficha_field_types() -> list[FieldType]:
     A type name already taken (by Ficha or another plugin) stops the start with an error
     naming both sources. All results are collected.
     """
+    raise NotImplementedError
 
 
 # -- runtime: records ----------------------------------------------------------------------
@@ -87,4 +89,3 @@ def ficha_commands(cli: click.Group) -> None:
 
     Called once when the command line starts. Return value ignored.
     """
-

@@ -37,8 +37,9 @@ class FichaPluginManager(pluggy.PluginManager):
         self.failures: list[LoadFailure] = []
 
 
-def get_plugin_manager(*, entry_points_too: bool = True,
-                       extra: tuple[object, ...] = ()) -> FichaPluginManager:
+def get_plugin_manager(
+    *, entry_points_too: bool = True, extra: tuple[object, ...] = ()
+) -> FichaPluginManager:
     pm = FichaPluginManager()
     pm.add_hookspecs(hookspecs)
     for name in BUILTINS:
@@ -80,6 +81,9 @@ def _skip_unknown_hooks(pm: FichaPluginManager, outside: list[object]) -> None:
             if impl.plugin in outside and pm.is_registered(impl.plugin):
                 close = difflib.get_close_matches(name, known, n=1)
                 hint = f" (did you mean '{close[0]}'?)" if close else ""
-                _fail(pm, pm.get_name(impl.plugin) or repr(impl.plugin),
-                      f"implements unknown hook '{name}'{hint}")
+                _fail(
+                    pm,
+                    pm.get_name(impl.plugin) or repr(impl.plugin),
+                    f"implements unknown hook '{name}'{hint}",
+                )
                 pm.unregister(impl.plugin)

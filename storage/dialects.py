@@ -50,10 +50,12 @@ class Dialect:
         words = _words(term)
         if not words:
             return sa.true()
-        return sa.and_(*[
-            sa.or_(*[sa.func.lower(table.c[c]).like(f"%{w.lower()}%") for c in columns])
-            for w in words
-        ])
+        return sa.and_(
+            *[
+                sa.or_(*[sa.func.lower(table.c[c]).like(f"%{w.lower()}%") for c in columns])
+                for w in words
+            ]
+        )
 
     def estimate_rows(self, conn: Connection, table: sa.Table) -> int | None:
         """A fast approximate row count of the whole table, or None if unknown."""
@@ -109,8 +111,7 @@ class SQLiteDialect(Dialect):
 
     def estimate_rows(self, conn: Connection, table: sa.Table) -> int | None:
         # Ids only grow; max - min + 1 is close to the count unless many rows were purged.
-        low, high = conn.execute(sa.select(sa.func.min(table.c.id), sa.func.max(table.c.id))
-                                 ).one()
+        low, high = conn.execute(sa.select(sa.func.min(table.c.id), sa.func.max(table.c.id))).one()
         return 0 if high is None else int(high - low + 1)
 
 
@@ -164,8 +165,8 @@ class PostgreSQLDialect(Dialect):
         if not pieces:
             return sa.true()
         # The same expression as the index (qualified, which the planner treats alike).
-        document = sa.literal_column(self._document(columns, table.name))
-        config = sa.literal_column(f"'{PG_SEARCH_CONFIG}'::regconfig")
+        document: Any = sa.literal_column(self._document(columns, table.name))
+        config: Any = sa.literal_column(f"'{PG_SEARCH_CONFIG}'::regconfig")
         conditions = []
         for piece in pieces:
             if WORD_RE.fullmatch(piece):
@@ -207,17 +208,23 @@ class MariaDBDialect(Dialect):
         cols = ", ".join(f"`{table.name}`.`{c}`" for c in columns)
         name = f"ft_{next(_bind_counter)}"
         return sa.text(f"MATCH ({cols}) AGAINST (:{name} IN BOOLEAN MODE)").bindparams(
-            sa.bindparam(name, query))
+            sa.bindparam(name, query)
+        )
 
     def estimate_rows(self, conn: Connection, table: sa.Table) -> int | None:
         value = conn.execute(
-            sa.text("SELECT table_rows FROM information_schema.tables "
-                    "WHERE table_schema = DATABASE() AND table_name = :t"),
+            sa.text(
+                "SELECT table_rows FROM information_schema.tables "
+                "WHERE table_schema = DATABASE() AND table_name = :t"
+            ),
             {"t": table.name},
         ).scalar()
         return None if value is None else int(value)
 
 
 def dialect_for(backend: str) -> Dialect:
-    return {"sqlite": SQLiteDialect, "postgresql": PostgreSQLDialect,
-            "mariadb": MariaDBDialect}.get(backend, Dialect)()
+    return {
+        "sqlite": SQLiteDialect,
+        "postgresql": PostgreSQLDialect,
+        "mariadb": MariaDBDialect,
+    }.get(backend, Dialect)()

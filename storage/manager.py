@@ -60,8 +60,13 @@ def create_engine(url: URL, echo: bool = False) -> Engine:
     elif backend == POSTGRESQL:
         kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
     elif backend == MARIADB:
-        kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True, pool_recycle=3600,
-                      isolation_level="READ COMMITTED")
+        kwargs.update(
+            pool_size=10,
+            max_overflow=20,
+            pool_pre_ping=True,
+            pool_recycle=3600,
+            isolation_level="READ COMMITTED",
+        )
     engine = sa.create_engine(url, **kwargs)
     if backend == SQLITE:
         sa.event.listen(engine, "connect", _sqlite_pragmas)
@@ -85,8 +90,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 class StorageManager:
     """One database for one model. Create it, use `read()` / `write()`, `dispose()` it."""
 
-    def __init__(self, url: str | URL, model: Model, *, base_dir: Path | None = None,
-                 echo: bool = False) -> None:
+    def __init__(
+        self, url: str | URL, model: Model, *, base_dir: Path | None = None, echo: bool = False
+    ) -> None:
         self.url = normalize_url(url, base_dir)
         self.backend = backend_name(self.url)
         self.model = model

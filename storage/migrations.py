@@ -78,8 +78,12 @@ def snapshot(model: Model) -> dict[str, Any]:
     return {
         obj.name: {
             "fields": {
-                f.name: {"type": f.type, "kind": f.kind, "target": f.target,
-                         "values": [v.code for v in f.values]}
+                f.name: {
+                    "type": f.type,
+                    "kind": f.kind,
+                    "target": f.target,
+                    "values": [v.code for v in f.values],
+                }
                 for f in obj.fields.values()
             },
             "search": list(_search_columns(model, obj.name)),
@@ -90,8 +94,11 @@ def snapshot(model: Model) -> dict[str, Any]:
 
 def _search_columns(model: Model, name: str) -> list[str]:
     obj = model[name]
-    return [column_name(obj.fields[n]) for n in obj.search_fields
-            if n in obj.fields and obj.fields[n].kind == COLUMN]
+    return [
+        column_name(obj.fields[n])
+        for n in obj.search_fields
+        if n in obj.fields and obj.fields[n].kind == COLUMN
+    ]
 
 
 # -- planning ----------------------------------------------------------------------------
@@ -101,9 +108,8 @@ def _include_name(owned: set[str]) -> Any:
     def include(name: str | None, type_: str, parent_names: Any) -> bool:
         if type_ == "table":
             return name in owned  # never touch, let alone drop, a table Ficha did not make
-        if type_ == "index" and name and name.startswith("ft_"):
-            return False  # full-text indexes are managed by set_fulltext
-        return True
+        # full-text indexes are managed by set_fulltext, not compared here
+        return not (type_ == "index" and name and name.startswith("ft_"))
 
     return include
 
@@ -185,9 +191,14 @@ def plan(storage: StorageManager, migrations_dir: Path) -> Plan:
         wanted = spec["search"]
         if wanted != fulltext_now.get(name, []):
             result.fulltext[name] = wanted
-            result.steps.append(Step(
-                f"full-text search on {name}: {', '.join(wanted)}" if wanted
-                else f"remove the full-text search of {name}", "fulltext"))
+            result.steps.append(
+                Step(
+                    f"full-text search on {name}: {', '.join(wanted)}"
+                    if wanted
+                    else f"remove the full-text search of {name}",
+                    "fulltext",
+                )
+            )
     result.upgrade_ops = upgrade_ops
     return result
 
@@ -196,9 +207,12 @@ def _model_steps(model: Model, old: dict[str, Any]) -> Iterator[Step]:
     """What the model says changed that a database diff cannot see or would get wrong."""
     for obj in model:
         if obj.renamed_from:
-            yield Step(f"rename object {obj.renamed_from} to {obj.name}", "rename",
-                       refused="renaming an object is not supported by this version",
-                       hint=f"keep the name '{obj.renamed_from}' for now")
+            yield Step(
+                f"rename object {obj.renamed_from} to {obj.name}",
+                "rename",
+                refused="renaming an object is not supported by this version",
+                hint=f"keep the name '{obj.renamed_from}' for now",
+            )
         before = old.get(obj.name, {}).get("fields", {})
         for f in obj.fields.values():
             if f.name in before and before[f.name]["type"] != f.type:
@@ -208,50 +222,62 @@ def _model_steps(model: Model, old: dict[str, Any]) -> Iterator[Step]:
                     refused=f"changing the type of {obj.name}.{f.name} is not supported by "
                     "this version",
                     hint=f"put back 'type: {before[f.name]['type']}', or add a new field "
-                    "and copy the values")
+                    "and copy the values",
+                )
 
 
-def _describe(upgrade_ops: ops.UpgradeOps, storage: StorageManager, old: dict[str, Any]
-              ) -> Iterator[Step]:
+def _describe(
+    upgrade_ops: ops.UpgradeOps, storage: StorageManager, old: dict[str, Any]
+) -> Iterator[Step]:
     model = storage.model
     created = {o.table_name for o in upgrade_ops.ops if isinstance(o, ops.CreateTableOp)}
     for op_ in upgrade_ops.ops:
         if getattr(op_, "table_name", None) in created and isinstance(
-                op_, ops.CreateIndexOp | ops.ModifyTableOps):
+            op_, ops.CreateIndexOp | ops.ModifyTableOps
+        ):
             continue  # the indexes of a new table are part of creating it
         if isinstance(op_, ops.CreateTableOp):
             name = op_.table_name
             if name in model:
-                count = len([f for f in model[name].fields.values()])
+                count = len(list(model[name].fields.values()))
                 yield Step(f"create {name} ({count} fields)", "create_table")
             elif name.startswith("ficha_"):
                 yield Step(f"create Ficha's table {name}", "create_table")
             else:
                 yield Step(f"create the link table {name}", "create_table")
         elif isinstance(op_, ops.DropTableOp):
-            yield Step(f"drop table {op_.table_name}", "drop_table",
-                       refused=f"'{op_.table_name}' is no longer in the YAML but its table "
-                       "still holds data; removing objects is not supported by this version",
-                       hint="put the object's YAML back")
+            yield Step(
+                f"drop table {op_.table_name}",
+                "drop_table",
+                refused=f"'{op_.table_name}' is no longer in the YAML but its table "
+                "still holds data; removing objects is not supported by this version",
+                hint="put the object's YAML back",
+            )
         elif isinstance(op_, ops.ModifyTableOps):
             for sub in op_.ops:
                 yield from _describe_table_op(op_.table_name, sub, model)
         elif isinstance(op_, ops.CreateIndexOp | ops.DropIndexOp):
-            yield from _describe_table_op(op_.table_name, op_, model)
+            yield from _describe_table_op(op_.table_name or "", op_, model)
         else:
-            yield Step(f"{type(op_).__name__} on {getattr(op_, 'table_name', '?')}", "other",
-                       refused="this kind of change is not supported by this version")
+            yield Step(
+                f"{type(op_).__name__} on {getattr(op_, 'table_name', '?')}",
+                "other",
+                refused="this kind of change is not supported by this version",
+            )
 
 
 def _describe_table_op(table: str, op_: Any, model: Model) -> Iterator[Step]:
     if isinstance(op_, ops.AddColumnOp):
         yield Step(f"add field {table}.{op_.column.name}", "add_column")
     elif isinstance(op_, ops.DropColumnOp):
-        yield Step(f"drop field {table}.{op_.column_name}", "drop_column",
-                   refused=f"'{table}.{op_.column_name}' is no longer in the YAML but its "
-                   "column still holds data; removing or renaming fields is not supported "
-                   "by this version",
-                   hint="put the field back in the YAML")
+        yield Step(
+            f"drop field {table}.{op_.column_name}",
+            "drop_column",
+            refused=f"'{table}.{op_.column_name}' is no longer in the YAML but its "
+            "column still holds data; removing or renaming fields is not supported "
+            "by this version",
+            hint="put the field back in the YAML",
+        )
     elif isinstance(op_, ops.CreateIndexOp):
         what = "unique index" if op_.unique else "index"
         cols = ", ".join(str(c) for c in op_.columns)
@@ -259,16 +285,21 @@ def _describe_table_op(table: str, op_: Any, model: Model) -> Iterator[Step]:
     elif isinstance(op_, ops.DropIndexOp):
         yield Step(f"remove index {op_.index_name} of {table}", "drop_index")
     elif isinstance(op_, ops.AddConstraintOp):
-        yield Step(f"add constraint {op_.constraint_name or ''} on {table}", "add_constraint")
+        yield Step(f"add a {op_.constraint_type} constraint on {table}", "add_constraint")
     elif isinstance(op_, ops.DropConstraintOp):
         yield Step(f"remove constraint {op_.constraint_name} of {table}", "drop_constraint")
     elif isinstance(op_, ops.AlterColumnOp):
-        yield Step(f"alter {table}.{op_.column_name}", "alter_column",
-                   refused=f"altering {table}.{op_.column_name} is not supported by this "
-                   "version")
+        yield Step(
+            f"alter {table}.{op_.column_name}",
+            "alter_column",
+            refused=f"altering {table}.{op_.column_name} is not supported by this version",
+        )
     else:
-        yield Step(f"{type(op_).__name__} on {table}", "other",
-                   refused="this kind of change is not supported by this version")
+        yield Step(
+            f"{type(op_).__name__} on {table}",
+            "other",
+            refused="this kind of change is not supported by this version",
+        )
 
 
 # -- revision files ----------------------------------------------------------------------
@@ -306,13 +337,15 @@ def downgrade() -> None:
 
 
 def _indent(code: str) -> str:
-    lines = [line for line in code.splitlines() if line.strip() and not line.strip()
-             .startswith("# ###")]
+    lines = [
+        line for line in code.splitlines() if line.strip() and not line.strip().startswith("# ###")
+    ]
     return "\n".join(lines) if lines else "    pass"
 
 
-def write_revision(plan: Plan, storage: StorageManager, migrations_dir: Path,
-                   message: str | None = None) -> Path:
+def write_revision(
+    plan: Plan, storage: StorageManager, migrations_dir: Path, message: str | None = None
+) -> Path:
     script = script_directory(migrations_dir)
     heads = script.get_heads()
     down = heads[0] if heads else None
@@ -360,8 +393,10 @@ def upgrade(storage: StorageManager, migrations_dir: Path) -> list[str]:
         applied.extend(s.revision.revision for s in steps)
         return steps
 
-    with storage.write() as conn, EnvironmentContext(cfg, script, fn=do_upgrade,
-                                                     destination_rev="heads") as env:
+    with (
+        storage.write() as conn,
+        EnvironmentContext(cfg, script, fn=do_upgrade, destination_rev="heads") as env,
+    ):
         env.configure(
             connection=conn,
             target_metadata=storage.tables.metadata,
@@ -373,8 +408,9 @@ def upgrade(storage: StorageManager, migrations_dir: Path) -> list[str]:
     return applied
 
 
-def migrate(storage: StorageManager, migrations_dir: Path, message: str | None = None
-            ) -> tuple[Plan, list[str]]:
+def migrate(
+    storage: StorageManager, migrations_dir: Path, message: str | None = None
+) -> tuple[Plan, list[str]]:
     """Bring the database to the model: pending revision files first, then a new revision
     for what remains. Refused steps stop everything before anything is written."""
     applied: list[str] = []
@@ -406,5 +442,7 @@ def drift(storage: StorageManager) -> list[str]:
 
 def fulltext_objects(storage: StorageManager) -> dict[str, str]:
     """Object → the name of its full-text structure (for diagnostics)."""
-    return {o.name: (fts_table_name(o.name) if storage.backend == "sqlite"
-                     else fts_index_name(o.name)) for o in storage.model}
+    return {
+        o.name: (fts_table_name(o.name) if storage.backend == "sqlite" else fts_index_name(o.name))
+        for o in storage.model
+    }

@@ -9,6 +9,7 @@ more than the page itself.
 from __future__ import annotations
 
 import base64
+import builtins
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -85,13 +86,20 @@ class Reader:
 
     # -- statement building ------------------------------------------------------------
 
-    def _select(self, obj: ObjectDef, fields: Sequence[str] | None) -> tuple[sa.Select[Any], dict[
-            str, sa.FromClause]]:
+    def _select(
+        self, obj: ObjectDef, fields: Sequence[str] | None
+    ) -> tuple[sa.Select[Any], dict[str, sa.FromClause]]:
         table = self.storage.table(obj.name)
         wanted = [f for f in obj.stored_fields() if fields is None or f.name in fields]
-        columns: list[Any] = [table.c.id, table.c.version, table.c.created_at,
-                              table.c.updated_at, table.c.created_by, table.c.updated_by,
-                              table.c.deleted_at]
+        columns: list[Any] = [
+            table.c.id,
+            table.c.version,
+            table.c.created_at,
+            table.c.updated_at,
+            table.c.created_by,
+            table.c.updated_by,
+            table.c.deleted_at,
+        ]
         joined: dict[str, sa.FromClause] = {}
         source: sa.FromClause = table
         for f in wanted:
@@ -107,8 +115,9 @@ class Reader:
                 columns.append(col.label(f.name))
         return sa.select(*columns).select_from(source), joined
 
-    def _base_where(self, obj: ObjectDef, where: Iterable[Any], search: str | None,
-                    include_deleted: bool) -> list[Any]:
+    def _base_where(
+        self, obj: ObjectDef, where: Iterable[Any], search: str | None, include_deleted: bool
+    ) -> list[Any]:
         table = self.storage.table(obj.name)
         clauses = list(where)
         if not include_deleted:
@@ -121,15 +130,21 @@ class Reader:
         """Full-text over the declared search fields, plus exact matches on unique or
         indexed identifiers (an email or a phone typed whole finds its record at once)."""
         table = self.storage.table(obj.name)
-        columns = [column_name(obj.fields[n]) for n in obj.search_fields
-                   if n in obj.fields and obj.fields[n].kind == COLUMN]
+        columns = [
+            column_name(obj.fields[n])
+            for n in obj.search_fields
+            if n in obj.fields and obj.fields[n].kind == COLUMN
+        ]
         term = term.strip()
         options: list[Any] = []
         if columns:
             options.append(self.storage.dialect.fulltext_clause(table, columns, term))
         for f in obj.fields.values():
-            if f.kind == COLUMN and (f.unique or f.index) and f.type in (
-                    "string", "email", "phone", "autonumber"):
+            if (
+                f.kind == COLUMN
+                and (f.unique or f.index)
+                and f.type in ("string", "email", "phone", "autonumber")
+            ):
                 value = self._exact_value(f, term)
                 if value is not None:
                     options.append(table.c[f.name] == value)
@@ -149,8 +164,9 @@ class Reader:
             return None
         return value if isinstance(value, str) and value else None
 
-    def _order(self, obj: ObjectDef, sort: Sequence[Sort], joined: dict[str, sa.FromClause]
-               ) -> list[Any]:
+    def _order(
+        self, obj: ObjectDef, sort: Sequence[Sort], joined: dict[str, sa.FromClause]
+    ) -> list[Any]:
         table = self.storage.table(obj.name)
         order: list[Any] = []
         for s in sort:
@@ -164,18 +180,29 @@ class Reader:
             else:
                 col = table.c[column_name(f)]
             order.append(col.desc() if s.descending else col.asc())
-        last_desc = next((s.descending for s in sort if s.field == "id"),
-                         sort[-1].descending if sort else True)
+        last_desc = next(
+            (s.descending for s in sort if s.field == "id"), sort[-1].descending if sort else True
+        )
         # id last keeps pages stable when values repeat, and is what keyset cursors use
         order.append(table.c.id.desc() if last_desc else table.c.id.asc())
         return order
 
     # -- reads -----------------------------------------------------------------------------
 
-    def list(self, conn: Connection, object_name: str, *, where: Iterable[Any] = (),
-             search: str | None = None, sort: Sequence[Sort] = (), limit: int = 25,
-             offset: int = 0, after: str | None = None, fields: Sequence[str] | None = None,
-             include_deleted: bool = False) -> list[Record]:
+    def list(
+        self,
+        conn: Connection,
+        object_name: str,
+        *,
+        where: Iterable[Any] = (),
+        search: str | None = None,
+        sort: Sequence[Sort] = (),
+        limit: int = 25,
+        offset: int = 0,
+        after: str | None = None,
+        fields: Sequence[str] | None = None,
+        include_deleted: bool = False,
+    ) -> builtins.list[Record]:
         obj = self.model[object_name]
         stmt, joined = self._select(obj, fields)
         clauses = self._base_where(obj, where, search, include_deleted)
@@ -190,9 +217,16 @@ class Reader:
         rows = conn.execute(stmt).mappings().all()
         return [self._record(obj, row) for row in rows]
 
-    def count(self, conn: Connection, object_name: str, *, where: Iterable[Any] = (),
-              search: str | None = None, cap: int = COUNT_CAP,
-              include_deleted: bool = False) -> Count:
+    def count(
+        self,
+        conn: Connection,
+        object_name: str,
+        *,
+        where: Iterable[Any] = (),
+        search: str | None = None,
+        cap: int = COUNT_CAP,
+        include_deleted: bool = False,
+    ) -> Count:
         obj = self.model[object_name]
         table = self.storage.table(obj.name)
         where = list(where)
@@ -208,16 +242,29 @@ class Reader:
                 return Count(estimate, False)
         return Count(cap, False)
 
-    def get(self, conn: Connection, object_name: str, ident: int, *,
-            fields: Sequence[str] | None = None, include_deleted: bool = False
-            ) -> Record | None:
-        records = self.get_many(conn, object_name, [ident], fields=fields,
-                                include_deleted=include_deleted)
+    def get(
+        self,
+        conn: Connection,
+        object_name: str,
+        ident: int,
+        *,
+        fields: Sequence[str] | None = None,
+        include_deleted: bool = False,
+    ) -> Record | None:
+        records = self.get_many(
+            conn, object_name, [ident], fields=fields, include_deleted=include_deleted
+        )
         return records[0] if records else None
 
-    def get_many(self, conn: Connection, object_name: str, ids: Iterable[int], *,
-                 fields: Sequence[str] | None = None, include_deleted: bool = False
-                 ) -> list[Record]:
+    def get_many(
+        self,
+        conn: Connection,
+        object_name: str,
+        ids: Iterable[int],
+        *,
+        fields: Sequence[str] | None = None,
+        include_deleted: bool = False,
+    ) -> builtins.list[Record]:
         obj = self.model[object_name]
         table = self.storage.table(obj.name)
         wanted = sorted({int(i) for i in ids})
@@ -230,20 +277,25 @@ class Reader:
         rows = conn.execute(stmt.order_by(table.c.id)).mappings().all()
         return [self._record(obj, row) for row in rows]
 
-    def titles(self, conn: Connection, object_name: str, ids: Iterable[int]
-               ) -> dict[int, LinkRef]:
+    def titles(self, conn: Connection, object_name: str, ids: Iterable[int]) -> dict[int, LinkRef]:
         obj = self.model[object_name]
         table = self.storage.table(obj.name)
         wanted = sorted({int(i) for i in ids})
         if not wanted:
             return {}
-        rows = conn.execute(sa.select(table.c.id, _title_column(obj, table).label("ttl"))
-                            .where(table.c.id.in_(wanted))).all()
-        return {r.id: LinkRef(r.id, str(r.ttl) if r.ttl is not None else f"#{r.id}", obj.name)
-                for r in rows}
+        rows = conn.execute(
+            sa.select(table.c.id, _title_column(obj, table).label("ttl")).where(
+                table.c.id.in_(wanted)
+            )
+        ).all()
+        return {
+            r.id: LinkRef(r.id, str(r.ttl) if r.ttl is not None else f"#{r.id}", obj.name)
+            for r in rows
+        }
 
-    def related(self, conn: Connection, object_name: str, ident: int, field_name: str, *,
-                limit: int = 10) -> tuple[list[Record], Count]:
+    def related(
+        self, conn: Connection, object_name: str, ident: int, field_name: str, *, limit: int = 10
+    ) -> tuple[builtins.list[Record], Count]:
         """The first records of a has_many or many_to_many, and how many there are."""
         obj = self.model[object_name]
         f = obj.fields[field_name]
@@ -256,8 +308,9 @@ class Reader:
             where = [target_table.c.id.in_(self._m2m_ids_select(obj, f, ident))]
         else:
             raise ValueError(f"{object_name}.{field_name} is not a relation list")
-        records = self.list(conn, target.name, where=where, limit=limit,
-                            fields=list(target.list.columns))
+        records = self.list(
+            conn, target.name, where=where, limit=limit, fields=list(target.list.columns)
+        )
         return records, self.count(conn, target.name, where=where, cap=999)
 
     def _m2m_ids_select(self, obj: ObjectDef, f: FieldDef, ident: int) -> sa.Select[Any]:
@@ -266,8 +319,9 @@ class Reader:
         mine, theirs = ("target_id", "source_id") if reverse else ("source_id", "target_id")
         return sa.select(link.c[theirs]).where(link.c[mine] == ident)
 
-    def m2m_links(self, conn: Connection, object_name: str, field_name: str,
-                  ids: Sequence[int]) -> dict[int, list[LinkRef]]:
+    def m2m_links(
+        self, conn: Connection, object_name: str, field_name: str, ids: Sequence[int]
+    ) -> dict[int, builtins.list[LinkRef]]:
         """For each record id, its linked records (id and title), in one query."""
         obj = self.model[object_name]
         f = obj.fields[field_name]
@@ -277,13 +331,14 @@ class Reader:
         mine, theirs = ("target_id", "source_id") if reverse else ("source_id", "target_id")
         other = self.storage.table(target.name)
         rows = conn.execute(
-            sa.select(link.c[mine].label("me"), other.c.id, _title_column(target, other)
-                      .label("ttl"))
+            sa.select(
+                link.c[mine].label("me"), other.c.id, _title_column(target, other).label("ttl")
+            )
             .join(other, other.c.id == link.c[theirs])
             .where(link.c[mine].in_(list(ids)), other.c.deleted_at.is_(None))
             .order_by(link.c[mine], other.c.id)
         ).all()
-        result: dict[int, list[LinkRef]] = {int(i): [] for i in ids}
+        result: dict[int, builtins.list[LinkRef]] = {int(i): [] for i in ids}
         for r in rows:
             result[int(r.me)].append(LinkRef(r.id, str(r.ttl), target.name))
         return result
@@ -300,16 +355,27 @@ class Reader:
             padded = cursor + "=" * (-len(cursor) % 4)
             values, last_id = json.loads(base64.urlsafe_b64decode(padded))
         except (ValueError, TypeError) as exc:
-            raise ValueError("the page cursor is not valid; start again from the first page"
-                             ) from exc
+            raise ValueError(
+                "the page cursor is not valid; start again from the first page"
+            ) from exc
         table = self.storage.table(obj.name)
         keys = [s for s in sort if s.field != "id"]
-        id_desc = next((s.descending for s in sort if s.field == "id"),
-                       keys[-1].descending if keys else True)
-        chain = [*[(table.c[column_name(obj.fields[s.field])] if s.field in obj.fields
-                    else table.c[s.field], s.descending, v) for s, v in zip(keys, values,
-                                                                          strict=False)],
-                 (table.c.id, id_desc, last_id)]
+        id_desc = next(
+            (s.descending for s in sort if s.field == "id"), keys[-1].descending if keys else True
+        )
+        chain = [
+            *[
+                (
+                    table.c[column_name(obj.fields[s.field])]
+                    if s.field in obj.fields
+                    else table.c[s.field],
+                    s.descending,
+                    v,
+                )
+                for s, v in zip(keys, values, strict=False)
+            ],
+            (table.c.id, id_desc, last_id),
+        ]
         options = []
         for i, (col, desc, value) in enumerate(chain):
             equal = [c == v for c, _, v in chain[:i]]
@@ -324,9 +390,13 @@ class Reader:
             if f.kind == LINK and f.name in values:
                 ident = values[f.name]
                 title = values.pop(f"{f.name}__title", None)
-                values[f.name] = None if ident is None else LinkRef(
-                    int(ident), str(title) if title is not None else f"#{ident}",
-                    f.target or "")
+                values[f.name] = (
+                    None
+                    if ident is None
+                    else LinkRef(
+                        int(ident), str(title) if title is not None else f"#{ident}", f.target or ""
+                    )
+                )
         return Record(obj.name, values)
 
 

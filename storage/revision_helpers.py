@@ -37,8 +37,9 @@ def get_meta(key: str) -> Any:
 def set_fulltext(table: str, columns: Sequence[str]) -> None:
     """(Re)build the full-text structure of `table` over `columns`; none drops it."""
     dialect = dialect_for(_backend())
-    statements = (dialect.fulltext_ddl(table, columns) if columns
-                  else dialect.fulltext_drop_ddl(table))
+    statements = (
+        dialect.fulltext_ddl(table, columns) if columns else dialect.fulltext_drop_ddl(table)
+    )
     for statement in statements:
         op.execute(statement)
     set_meta(f"fulltext:{table}", list(columns))

@@ -110,9 +110,7 @@ def build_tables(model: Model) -> Tables:
         # must not show up as a schema difference.
         table = sa.Table(obj.table_name, metadata, *columns)
         for index in obj.indexes:
-            cols = [
-                column_name(obj.fields[n]) if n in obj.fields else n for n in index.fields
-            ]
+            cols = [column_name(obj.fields[n]) if n in obj.fields else n for n in index.fields]
             sa.Index(
                 index.name or short_name(f"ix_{obj.name}_{'_'.join(cols)}"),
                 *(table.c[c] for c in cols),
@@ -134,8 +132,7 @@ def _column(model: Model, obj: ObjectDef, f: FieldDef) -> sa.Column[Any]:
     kwargs: dict[str, Any] = {}
     if f.kind == LINK:
         target = model[f.target or ""]
-        args.append(sa.ForeignKey(f"{target.table_name}.id",
-                                  ondelete=_ON_DELETE[f.on_delete]))
+        args.append(sa.ForeignKey(f"{target.table_name}.id", ondelete=_ON_DELETE[f.on_delete]))
         sql_type: Any = _id_type()
         kwargs["index"] = not f.unique  # links are joined and filtered on all the time
     else:
@@ -166,11 +163,19 @@ def _link_table(model: Model, obj: ObjectDef, f: FieldDef, tables: Tables) -> No
         return
     target = model[f.target or ""]
     columns: list[Any] = [
-        sa.Column("source_id", _id_type(),
-                  sa.ForeignKey(f"{obj.table_name}.id", ondelete="CASCADE"), primary_key=True),
-        sa.Column("target_id", _id_type(),
-                  sa.ForeignKey(f"{target.table_name}.id", ondelete="CASCADE"),
-                  primary_key=True, index=True),
+        sa.Column(
+            "source_id",
+            _id_type(),
+            sa.ForeignKey(f"{obj.table_name}.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        sa.Column(
+            "target_id",
+            _id_type(),
+            sa.ForeignKey(f"{target.table_name}.id", ondelete="CASCADE"),
+            primary_key=True,
+            index=True,
+        ),
     ]
     for attr in f.link_fields:
         ftype = model.field_types.get(attr.type)
@@ -184,12 +189,14 @@ def _link_table(model: Model, obj: ObjectDef, f: FieldDef, tables: Tables) -> No
 def _system_tables(tables: Tables) -> None:
     md = tables.metadata
     tables.system["counter"] = sa.Table(
-        "ficha_counter", md,
+        "ficha_counter",
+        md,
         sa.Column("name", sa.String(120), primary_key=True),
         sa.Column("value", sa.BigInteger, nullable=False),
     )  # autonumber counters: one row per object, field and period
     tables.system["meta"] = sa.Table(
-        "ficha_meta", md,
+        "ficha_meta",
+        md,
         sa.Column("key", sa.String(120), primary_key=True),
         sa.Column("value", sa.Text, nullable=False),
     )  # what Ficha keeps about this database: the applied model, search index layout
@@ -201,20 +208,23 @@ def _map_classes(model: Model, tables: Tables) -> None:
     Relationships load with `raise_on_sql`: touching an unloaded relation raises instead
     of quietly running one query per row (the N+1 trap)."""
     reg = registry()
-    classes = {obj.name: type(_class_name(obj.name), (), {"__module__": "ficha.records"})
-               for obj in model}
+    classes = {
+        obj.name: type(_class_name(obj.name), (), {"__module__": "ficha.records"}) for obj in model
+    }
     for obj in model:
         props: dict[str, Any] = {}
         for f in obj.fields.values():
             if f.kind == LINK and f.target in classes:
                 table = tables[obj.name]
                 props[f.name] = relationship(
-                    classes[f.target], foreign_keys=[table.c[column_name(f)]],
-                    lazy="raise_on_sql", viewonly=True)
+                    classes[f.target],
+                    foreign_keys=[table.c[column_name(f)]],
+                    lazy="raise_on_sql",
+                    viewonly=True,
+                )
         reg.map_imperatively(classes[obj.name], tables[obj.name], properties=props)
     tables.classes.update(classes)
 
 
 def _class_name(name: str) -> str:
     return "".join(part.capitalize() for part in name.split("_"))
-

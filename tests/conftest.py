@@ -18,14 +18,16 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-PG_ADMIN_URL = os.environ.get("FICHA_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "FICHA_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 MARIA_ADMIN_URL = os.environ.get("FICHA_TEST_MARIADB", "mysql+pymysql://root@127.0.0.1:3306/")
 BACKENDS = ("sqlite", "postgresql", "mariadb")
 HOW_TO_START = {
     "postgresql": "start it with: pg_ctlcluster --skip-systemctl-redirect "
-                  "$(ls /etc/postgresql) main start",
+    "$(ls /etc/postgresql) main start",
     "mariadb": "start it with: start-stop-daemon --start --oknodo --background "
-               "--exec /usr/sbin/mariadbd",
+    "--exec /usr/sbin/mariadbd",
 }
 IN_CI = bool(os.environ.get("CI"))
 
@@ -67,8 +69,7 @@ def maria_server() -> Iterator[tuple[sa.Engine, str]]:
     yield from _server(MARIA_ADMIN_URL, "mariadb")
 
 
-def _fresh_database(request: pytest.FixtureRequest, backend: str, tmp_path: Path
-                    ) -> Iterator[str]:
+def _fresh_database(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> Iterator[str]:
     if backend == "sqlite":
         yield f"sqlite:///{tmp_path / 'test.sqlite'}"
         return
@@ -80,8 +81,9 @@ def _fresh_database(request: pytest.FixtureRequest, backend: str, tmp_path: Path
         with engine.connect() as conn:
             conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
         try:
-            yield base.update_query_dict({"options": f"-csearch_path={schema}"}
-                                         ).render_as_string(hide_password=False)
+            yield base.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+                hide_password=False
+            )
         finally:
             with engine.connect() as conn:
                 conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
@@ -90,11 +92,15 @@ def _fresh_database(request: pytest.FixtureRequest, backend: str, tmp_path: Path
     admin, _ = request.getfixturevalue("maria_server")
     name = f"ficha_t_{secrets.token_hex(5)}"
     with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 "
-                             "COLLATE utf8mb4_unicode_ci")
+        conn.exec_driver_sql(
+            f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+        )
     try:
-        yield sa.engine.make_url(MARIA_ADMIN_URL).set(database=name).render_as_string(
-            hide_password=False)
+        yield (
+            sa.engine.make_url(MARIA_ADMIN_URL)
+            .set(database=name)
+            .render_as_string(hide_password=False)
+        )
     finally:
         with admin.connect() as conn:
             conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
@@ -106,8 +112,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def any_database(request: pytest.FixtureRequest, backend: str, tmp_path: Path
-                 ) -> Iterator[str]:
+def any_database(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> Iterator[str]:
     """An empty database on each of SQLite, PostgreSQL and MariaDB in turn."""
     yield from _fresh_database(request, backend, tmp_path / "db")
 
@@ -123,13 +128,15 @@ class ProjectFactory:
         self.database_url = database_url
         self.opened: list[Any] = []
 
-    def write(self, objects: dict[str, str], packs: tuple[str, ...] = (),
-              settings: str = "") -> Path:
+    def write(
+        self, objects: dict[str, str], packs: tuple[str, ...] = (), settings: str = ""
+    ) -> Path:
         (self.root / "objects").mkdir(parents=True, exist_ok=True)
         (self.root / "migrations").mkdir(exist_ok=True)
         (self.root / "ficha.yaml").write_text(
             f"name: Test CRM\ndatabase: '{self.database_url}'\n"
-            f"packs: [{', '.join(packs)}]\n{settings}")
+            f"packs: [{', '.join(packs)}]\n{settings}"
+        )
         existing = {p.name for p in (self.root / "objects").glob("*.yaml")}
         for name in existing - {f"{n}.yaml" for n in objects}:
             (self.root / "objects" / name).unlink()
@@ -145,8 +152,7 @@ class ProjectFactory:
         self.opened.append(ficha)
         return ficha
 
-    def migrated(self, objects: dict[str, str] | None = None, packs: tuple[str, ...] = ()
-                 ) -> Any:
+    def migrated(self, objects: dict[str, str] | None = None, packs: tuple[str, ...] = ()) -> Any:
         """Write (if given), load and migrate: a project ready for records."""
         from storage.migrations import migrate
 

@@ -48,13 +48,15 @@ def test_init_check_migrate(tmp_path: Path) -> None:
 def test_a_typo_prints_where_and_how_to_fix_and_changes_nothing(tmp_path: Path) -> None:
     folder = new_project(tmp_path)
     order = folder / "objects" / "order.yaml"
-    order.write_text(order.read_text().replace("type: link, object: customer",
-                                               "type: link, object: custmer"))
+    order.write_text(
+        order.read_text().replace("type: link, object: customer", "type: link, object: custmer")
+    )
     for command in ("check", "migrate"):
         code, out = run(command, "-p", str(folder))
         assert code == 1
-        assert ("objects/order.yaml:6:34: error 'order.customer' points to unknown object "
-                "'custmer'") in " ".join(out.split())
+        assert (
+            "objects/order.yaml:6:34: error 'order.customer' points to unknown object 'custmer'"
+        ) in " ".join(out.split())
         assert "did you mean 'customer'?" in out
         assert "nothing was changed" in out
     database = folder / "data" / "ficha.sqlite"
@@ -76,11 +78,9 @@ def test_an_unknown_pack_is_named(tmp_path: Path) -> None:
 
 def test_the_console_script_runs(tmp_path: Path) -> None:
     ficha = Path(sys.executable).parent / "ficha"
-    result = subprocess.run([str(ficha), "--version"], capture_output=True, text=True,
-                            check=False)
+    result = subprocess.run([str(ficha), "--version"], capture_output=True, text=True, check=False)
     assert result.returncode == 0 and result.stdout.startswith("ficha, version ")
-    result = subprocess.run([str(ficha), "--help"], capture_output=True, text=True,
-                            check=False)
+    result = subprocess.run([str(ficha), "--help"], capture_output=True, text=True, check=False)
     assert all(c in result.stdout for c in ("init", "check", "migrate", "serve", "demo"))
 
 

@@ -47,8 +47,9 @@ def fill(shop, customers: int, orders_each: int = 0) -> list[int]:
     with shop.storage.read() as conn:
         start = shop.reader.count(conn, "customer").value
     for i in range(start, start + customers):
-        c = shop.records.create("customer", {"name": f"Customer {i:03d}",
-                                             "email": f"c{i}@example.com"})
+        c = shop.records.create(
+            "customer", {"name": f"Customer {i:03d}", "email": f"c{i}@example.com"}
+        )
         ids.append(c.id)
         for _ in range(orders_each):
             shop.records.create("order", {"customer": c.id, "quantity": 2})
@@ -69,10 +70,18 @@ def test_list_shows_rows_with_linked_titles(shop, client: TestClient) -> None:
 
 def test_create_through_the_form(shop, client: TestClient) -> None:
     token = csrf(client, "/admin/customer/create")
-    response = client.post("/admin/customer/create", data={
-        "csrftoken": token, "name": "Ana López", "email": "ana@example.com",
-        "phone": "600 123 456", "segment": "ent", "credit_limit": "2500"},
-        follow_redirects=False)
+    response = client.post(
+        "/admin/customer/create",
+        data={
+            "csrftoken": token,
+            "name": "Ana López",
+            "email": "ana@example.com",
+            "phone": "600 123 456",
+            "segment": "ent",
+            "credit_limit": "2500",
+        },
+        follow_redirects=False,
+    )
     assert response.status_code == 303, response.text[:2000]
     with shop.storage.read() as conn:
         [ana] = shop.reader.list(conn, "customer")
@@ -84,8 +93,10 @@ def test_create_through_the_form(shop, client: TestClient) -> None:
 def test_a_refused_form_says_why_next_to_the_field(shop, client: TestClient) -> None:
     fill(shop, 1)
     token = csrf(client, "/admin/customer/create")
-    response = client.post("/admin/customer/create", data={
-        "csrftoken": token, "name": "Dup", "email": "c0@example.com", "credit_limit": "-5"})
+    response = client.post(
+        "/admin/customer/create",
+        data={"csrftoken": token, "name": "Dup", "email": "c0@example.com", "credit_limit": "-5"},
+    )
     assert response.status_code == 422
     text = response.text
     assert "&#39;c0@example.com&#39; is already used by customer #1" in text
@@ -97,13 +108,17 @@ def test_a_refused_form_says_why_next_to_the_field(shop, client: TestClient) -> 
 def test_edit_and_delete(shop, client: TestClient) -> None:
     [ident] = fill(shop, 1)
     token = csrf(client, f"/admin/customer/edit?pk={ident}")
-    response = client.post(f"/admin/customer/edit?pk={ident}", data={
-        "csrftoken": token, "name": "Renamed", "email": "c0@example.com", "segment": "smb"},
-        follow_redirects=False)
+    response = client.post(
+        f"/admin/customer/edit?pk={ident}",
+        data={"csrftoken": token, "name": "Renamed", "email": "c0@example.com", "segment": "smb"},
+        follow_redirects=False,
+    )
     assert response.status_code == 303, response.text[:2000]
     assert shop.records.get("customer", ident)["name"] == "Renamed"
-    response = client.post(f"/admin/_api/customer/row-action?name=delete&pk={ident}",
-                           headers=csrf_header(client, "/admin/customer/list"))
+    response = client.post(
+        f"/admin/_api/customer/row-action?name=delete&pk={ident}",
+        headers=csrf_header(client, "/admin/customer/list"),
+    )
     assert response.status_code == 200, response.text
     with shop.storage.read() as conn:
         assert shop.reader.count(conn, "customer").value == 0
@@ -111,11 +126,12 @@ def test_edit_and_delete(shop, client: TestClient) -> None:
 
 def test_a_delete_blocked_by_links_is_explained(shop, client: TestClient) -> None:
     [ident] = fill(shop, 1, orders_each=2)
-    response = client.post(f"/admin/_api/customer/row-action?name=delete&pk={ident}",
-                           headers=csrf_header(client, "/admin/customer/list"))
+    response = client.post(
+        f"/admin/_api/customer/row-action?name=delete&pk={ident}",
+        headers=csrf_header(client, "/admin/customer/list"),
+    )
     assert response.status_code == 400
-    assert response.json()["msg"] == ("cannot be deleted: 2 orders link to it through "
-                                      "'Customer'")
+    assert response.json()["msg"] == ("cannot be deleted: 2 orders link to it through 'Customer'")
 
 
 def test_posts_without_the_csrf_token_are_refused(shop, client: TestClient) -> None:
@@ -126,8 +142,7 @@ def test_posts_without_the_csrf_token_are_refused(shop, client: TestClient) -> N
         assert shop.reader.count(conn, "customer").value == 0
 
 
-def test_list_page_queries_do_not_grow_with_rows(shop, client: TestClient,
-                                                 count_queries) -> None:
+def test_list_page_queries_do_not_grow_with_rows(shop, client: TestClient, count_queries) -> None:
     fill(shop, 2, orders_each=2)
     with count_queries(shop.storage.engine) as few:
         assert client.get("/admin/order/list").status_code == 200
@@ -138,8 +153,9 @@ def test_list_page_queries_do_not_grow_with_rows(shop, client: TestClient,
     assert all(re.search(r"\bLIMIT\b", s, re.I) for s in many.statements)
 
 
-def test_detail_page_queries_do_not_grow_with_related_rows(shop, client: TestClient,
-                                                           count_queries) -> None:
+def test_detail_page_queries_do_not_grow_with_related_rows(
+    shop, client: TestClient, count_queries
+) -> None:
     [small] = fill(shop, 1, orders_each=1)
     with count_queries(shop.storage.engine) as few:
         page = client.get(f"/admin/customer/detail?pk={small}")

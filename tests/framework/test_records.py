@@ -36,17 +36,24 @@ M2M = {
 
 def rows(ficha, table: str) -> int:
     with ficha.storage.read() as conn:
-        return conn.execute(sa.select(sa.func.count()).select_from(
-            ficha.storage.table(table))).scalar_one()
+        return conn.execute(
+            sa.select(sa.func.count()).select_from(ficha.storage.table(table))
+        ).scalar_one()
 
 
 def test_create_applies_types_defaults_and_autonumbers(project: ProjectFactory) -> None:
     ficha = project.migrated(SHOP)
     records = ficha.records
-    ana = records.create("customer", {"name": " Ana López ", "email": "ANA@example.com",
-                                      "phone": "600 123 456", "credit_limit": "1.500,00"
-                                      .replace(".", "").replace(",", "."),
-                                      "tags": "vip, partner"})
+    ana = records.create(
+        "customer",
+        {
+            "name": " Ana López ",
+            "email": "ANA@example.com",
+            "phone": "600 123 456",
+            "credit_limit": "1.500,00".replace(".", "").replace(",", "."),
+            "tags": "vip, partner",
+        },
+    )
     assert ana["name"] == "Ana López"
     assert ana["email"] == "ana@example.com"
     assert ana["phone"] == "+34600123456"
@@ -65,16 +72,17 @@ def test_create_applies_types_defaults_and_autonumbers(project: ProjectFactory) 
     assert first["quantity"] == 1
 
 
-def test_a_refused_write_names_each_field_and_changes_nothing(project: ProjectFactory
-                                                              ) -> None:
+def test_a_refused_write_names_each_field_and_changes_nothing(project: ProjectFactory) -> None:
     ficha = project.migrated(SHOP)
     with pytest.raises(ValidationFailed) as info:
-        ficha.records.create("customer", {
-            "email": "not-an-email", "credit_limit": "-5", "segment": "gold", "colour": "red"})
+        ficha.records.create(
+            "customer",
+            {"email": "not-an-email", "credit_limit": "-5", "segment": "gold", "colour": "red"},
+        )
     assert info.value.errors == {
         "name": "is required",
         "email": "'not-an-email' is not a valid email address: An email address must have an "
-                 "@-sign.",
+        "@-sign.",
         "credit_limit": "must be at least 0",
         "segment": "'gold' is not one of: smb, ent",
         "colour": "Customer has no field 'colour'",
@@ -88,8 +96,9 @@ def test_unique_values_and_links_are_checked(project: ProjectFactory) -> None:
     ana = records.create("customer", {"name": "Ana", "email": "ana@example.com"})
     with pytest.raises(ValidationFailed) as info:
         records.create("customer", {"name": "Ana 2", "email": "ana@example.com"})
-    assert info.value.errors == {"email": f"'ana@example.com' is already used by customer "
-                                          f"#{ana.id}"}
+    assert info.value.errors == {
+        "email": f"'ana@example.com' is already used by customer #{ana.id}"
+    }
     with pytest.raises(ValidationFailed) as info:
         records.create("order", {"customer": 999})
     assert info.value.errors == {"customer": "there is no customer with id 999"}
@@ -105,8 +114,13 @@ def test_update_records_changes_and_refuses_stale_versions(project: ProjectFacto
     seen = []
     records.subscribe(seen.append)
     ana = records.create("customer", {"name": "Ana"}, Actor(7, "maria", "screen"))
-    updated = records.update("customer", ana.id, {"segment": "ent", "name": "Ana"},
-                             Actor(8, "luis", "api"), expected_version=1)
+    updated = records.update(
+        "customer",
+        ana.id,
+        {"segment": "ent", "name": "Ana"},
+        Actor(8, "luis", "api"),
+        expected_version=1,
+    )
     assert updated["version"] == 2
     assert updated["updated_by"] == 8 and updated["created_by"] == 7
     assert seen[-1].kind == "updated"

@@ -51,18 +51,26 @@ def test_the_shop_builds_into_a_frozen_model(tmp_path: Path) -> None:
 
 
 def test_a_typo_is_reported_with_file_line_column_and_a_suggestion(tmp_path: Path) -> None:
-    found = problems_of(tmp_path, {"customer": """
+    found = problems_of(
+        tmp_path,
+        {
+            "customer": """
         object: customer
         fields:
           name: {type: strng}
-        """})
+        """
+        },
+    )
     assert found == [
         "objects/customer.yaml:4:16: unknown field type 'strng' (did you mean 'string'?) [M020]"
     ]
 
 
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
-    found = problems_of(tmp_path, {"order": """
+    found = problems_of(
+        tmp_path,
+        {
+            "order": """
         object: order
         fields:
           customer: {type: link, object: custmer}
@@ -75,7 +83,9 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
         form:
           - section: Main
             fields: [qty, qty]
-        """})
+        """
+        },
+    )
     assert found == [
         "objects/order.yaml:4:34: 'order.customer' points to unknown object 'custmer' "
         "(known objects: order) [M021]",
@@ -94,38 +104,67 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     ]
 
 
-@pytest.mark.parametrize(("yaml", "code", "fragment"), [
-    ("object: a\nfields:\n  id: string\n", "M023", "'id' is a reserved word"),
-    ("object: a\nfields:\n  Name: string\n", "M024", "'Name' is not a valid field name"),
-    ("object: ficha_x\n", "M023", "reserved for Ficha's own tables"),
-    ("fields: {}\n", "M011", "does not say which object"),
-    ("object: a\nfields:\n  n: {type: integer, min: 5, max: 1}\n", "M032", "min (5) is "
-     "greater than max (1)"),
-    ("object: a\nfields:\n  n: {type: integer, max_length: 3}\n", "M031", "max_length does "
-     "not apply"),
-    ("object: a\nfields:\n  n: {type: string, values: [x]}\n", "M031", "'values' does not "
-     "apply to a string field"),
-    ("object: a\nfields:\n  n: {type: choice}\n", "M033", "has no values"),
-    ("object: a\nfields:\n  n: {type: autonumber, format: 'X-{YYYY}'}\n", "M034", "needs a "
-     "format with a counter"),
-    ("object: a\nfields:\n  n: {type: string, pattern: '(['}\n", "M032", "not a valid "
-     "regular expression"),
-    ("object: a\nfields:\n  n: {type: integer, search: true}\n", "M044", "cannot be "
-     "full-text searched"),
-    ("object: a\nfields:\n  n: {type: boolean, required: maybe}\n", "M012", "must be true "
-     "or false"),
-    ("object: a\ntitle: nme\nfields:\n  name: string\n", "M041", "did you mean 'name'"),
-    ("object: a\nfields:\n  kids: {type: has_many, object: a}\n", "M043", "needs a link from "
-     "a back to a"),
-    ("object: a\nindexes: [[nope]]\nfields:\n  n: string\n", "M052", "unknown field 'nope'"),
-    ("object: a\nfields:\n  l: {type: link, object: a, on_delete: explode}\n", "M032",
-     "on_delete must be one of"),
-    ("object: a\nfields: [name]\n", "M012", "fields must be a mapping"),
-    ("object: a\nlist: {page_size: 5000}\n", "M045", "page_size must be at most 500"),
-    ("object: a\nfield:\n  n: string\n", "M010", "did you mean 'fields'"),
-])
-def test_each_check_has_a_stable_id(tmp_path: Path, yaml: str, code: str,
-                                    fragment: str) -> None:
+@pytest.mark.parametrize(
+    ("yaml", "code", "fragment"),
+    [
+        ("object: a\nfields:\n  id: string\n", "M023", "'id' is a reserved word"),
+        ("object: a\nfields:\n  Name: string\n", "M024", "'Name' is not a valid field name"),
+        ("object: ficha_x\n", "M023", "reserved for Ficha's own tables"),
+        ("fields: {}\n", "M011", "does not say which object"),
+        (
+            "object: a\nfields:\n  n: {type: integer, min: 5, max: 1}\n",
+            "M032",
+            "min (5) is greater than max (1)",
+        ),
+        (
+            "object: a\nfields:\n  n: {type: integer, max_length: 3}\n",
+            "M031",
+            "max_length does not apply",
+        ),
+        (
+            "object: a\nfields:\n  n: {type: string, values: [x]}\n",
+            "M031",
+            "'values' does not apply to a string field",
+        ),
+        ("object: a\nfields:\n  n: {type: choice}\n", "M033", "has no values"),
+        (
+            "object: a\nfields:\n  n: {type: autonumber, format: 'X-{YYYY}'}\n",
+            "M034",
+            "needs a format with a counter",
+        ),
+        (
+            "object: a\nfields:\n  n: {type: string, pattern: '(['}\n",
+            "M032",
+            "not a valid regular expression",
+        ),
+        (
+            "object: a\nfields:\n  n: {type: integer, search: true}\n",
+            "M044",
+            "cannot be full-text searched",
+        ),
+        (
+            "object: a\nfields:\n  n: {type: boolean, required: maybe}\n",
+            "M012",
+            "must be true or false",
+        ),
+        ("object: a\ntitle: nme\nfields:\n  name: string\n", "M041", "did you mean 'name'"),
+        (
+            "object: a\nfields:\n  kids: {type: has_many, object: a}\n",
+            "M043",
+            "needs a link from a back to a",
+        ),
+        ("object: a\nindexes: [[nope]]\nfields:\n  n: string\n", "M052", "unknown field 'nope'"),
+        (
+            "object: a\nfields:\n  l: {type: link, object: a, on_delete: explode}\n",
+            "M032",
+            "on_delete must be one of",
+        ),
+        ("object: a\nfields: [name]\n", "M012", "fields must be a mapping"),
+        ("object: a\nlist: {page_size: 5000}\n", "M045", "page_size must be at most 500"),
+        ("object: a\nfield:\n  n: string\n", "M010", "did you mean 'fields'"),
+    ],
+)
+def test_each_check_has_a_stable_id(tmp_path: Path, yaml: str, code: str, fragment: str) -> None:
     found = problems_of(tmp_path, {"a": yaml})
     assert any(f"[{code}]" in p and fragment in p for p in found), found
 
@@ -148,7 +187,11 @@ def test_the_same_object_in_two_files_is_refused(tmp_path: Path) -> None:
 
 
 def test_shorthand_values_and_defaults(tmp_path: Path) -> None:
-    model = build_model(write(tmp_path, {"a": """
+    model = build_model(
+        write(
+            tmp_path,
+            {
+                "a": """
         object: task
         fields:
           title: string
@@ -158,12 +201,17 @@ def test_shorthand_values_and_defaults(tmp_path: Path) -> None:
             values:
               - {code: low, label: Low, color: green}
               - high
-        """}))
+        """
+            },
+        )
+    )
     task = model["task"]
     assert task.fields["title"].type == "string"
     assert task.fields["state"].choice_label("to_do") == "To do"
     assert [(v.code, v.label, v.color) for v in task.fields["level"].values] == [
-        ("low", "Low", "green"), ("high", "High", None)]
+        ("low", "Low", "green"),
+        ("high", "High", None),
+    ]
     assert task.title_field == "title"
     assert task.list.sort == (("id", True),)
 
@@ -171,7 +219,10 @@ def test_shorthand_values_and_defaults(tmp_path: Path) -> None:
 def test_a_pack_extends_another_packs_object_without_copying_it(tmp_path: Path) -> None:
     core = tmp_path / "core"
     bank = tmp_path / "bank"
-    sources = write(core, {"account": """
+    sources = write(
+        core,
+        {
+            "account": """
         object: account
         fields:
           name: {type: string, required: true}
@@ -179,9 +230,16 @@ def test_a_pack_extends_another_packs_object_without_copying_it(tmp_path: Path) 
         form:
           - section: Main
             fields: [name, segment]
-        """})
+        """
+        },
+    )
     sources = [dataclasses.replace(s, pack="core") for s in sources]
-    sources += [dataclasses.replace(s, pack="bank") for s in write(bank, {"ext": """
+    sources += [
+        dataclasses.replace(s, pack="bank")
+        for s in write(
+            bank,
+            {
+                "ext": """
         extends: account
         label: Client
         fields:
@@ -193,7 +251,10 @@ def test_a_pack_extends_another_packs_object_without_copying_it(tmp_path: Path) 
             fields: [kyc_status]
           - section: Compliance
             fields: []
-        """})]
+        """
+            },
+        )
+    ]
     model = build_model(sources, packs=[PackInfo("core", "Core"), PackInfo("bank", "Bank")])
     account = model["account"]
     assert account.label == "Client"
@@ -205,8 +266,10 @@ def test_a_pack_extends_another_packs_object_without_copying_it(tmp_path: Path) 
 
 
 def test_an_extension_may_not_redeclare_a_field(tmp_path: Path) -> None:
-    found = problems_of(tmp_path, {"a": "object: a\nfields:\n  n: string\n",
-                                   "b": "extends: a\nfields:\n  n: integer\n"})
+    found = problems_of(
+        tmp_path,
+        {"a": "object: a\nfields:\n  n: string\n", "b": "extends: a\nfields:\n  n: integer\n"},
+    )
     assert any("[M051]" in p and "already declared" in p for p in found)
 
 

@@ -37,22 +37,32 @@ def test_from_nothing_to_the_model(project: ProjectFactory) -> None:
     assert tables(ficha) == set()  # planning writes nothing
     _, applied = migrate(ficha.storage, ficha.settings.migrations_dir)
     assert len(applied) == 1
-    assert {"customer", "product", "order", "ficha_meta", "ficha_counter",
-            "ficha_alembic_version"} <= tables(ficha)
+    assert {
+        "customer",
+        "product",
+        "order",
+        "ficha_meta",
+        "ficha_counter",
+        "ficha_alembic_version",
+    } <= tables(ficha)
     assert {"id", "version", "created_at", "deleted_at", "name", "customer_id"} <= (
-        columns(ficha, "order") | columns(ficha, "customer"))
+        columns(ficha, "order") | columns(ficha, "customer")
+    )
     revision_files = list(ficha.settings.migrations_dir.glob("0001_*.py"))
     assert len(revision_files) == 1
     assert plan(ficha.storage, ficha.settings.migrations_dir).empty
 
 
 def test_an_added_field_and_object_migrate_and_keep_the_data(project: ProjectFactory) -> None:
-    ficha = project.migrated({"customer": CUSTOMER.replace(
-        "  orders: {type: has_many, object: order}\n", ""), "product": PRODUCT})
+    ficha = project.migrated(
+        {
+            "customer": CUSTOMER.replace("  orders: {type: has_many, object: order}\n", ""),
+            "product": PRODUCT,
+        }
+    )
     ana = ficha.records.create("customer", {"name": "Ana", "email": "ana@example.com"})
     with_vat = CUSTOMER.replace("list:\n", "  vat_number: {type: string, index: true}\nlist:\n")
-    project.write({"customer": with_vat,
-                   "product": PRODUCT, "order": ORDER})
+    project.write({"customer": with_vat, "product": PRODUCT, "order": ORDER})
     ficha = project.load()
     steps = [s.description for s in plan(ficha.storage, ficha.settings.migrations_dir).steps]
     assert "add field customer.vat_number" in steps
@@ -67,15 +77,24 @@ def test_an_added_field_and_object_migrate_and_keep_the_data(project: ProjectFac
     assert len(list(ficha.settings.migrations_dir.glob("*.py"))) == 2
 
 
-@pytest.mark.parametrize(("change", "refusal"), [
-    (lambda text: text.replace("  phone: {type: phone, index: true}\n", ""),
-     "'customer.phone' is no longer in the YAML"),
-    (lambda text: text.replace("credit_limit: {type: money, min: 0, max: 1000000}",
-                               "credit_limit: {type: integer}"),
-     "changing the type of customer.credit_limit is not supported"),
-])
-def test_destructive_changes_are_refused_and_nothing_is_written(project: ProjectFactory,
-                                                                change, refusal) -> None:
+@pytest.mark.parametrize(
+    ("change", "refusal"),
+    [
+        (
+            lambda text: text.replace("  phone: {type: phone, index: true}\n", ""),
+            "'customer.phone' is no longer in the YAML",
+        ),
+        (
+            lambda text: text.replace(
+                "credit_limit: {type: money, min: 0, max: 1000000}", "credit_limit: {type: integer}"
+            ),
+            "changing the type of customer.credit_limit is not supported",
+        ),
+    ],
+)
+def test_destructive_changes_are_refused_and_nothing_is_written(
+    project: ProjectFactory, change, refusal
+) -> None:
     ficha = project.migrated(SHOP)
     ficha.records.create("customer", {"name": "Ana", "phone": "600123456"})
     project.write({**SHOP, "customer": change(CUSTOMER)})
@@ -91,8 +110,12 @@ def test_destructive_changes_are_refused_and_nothing_is_written(project: Project
 
 def test_a_dropped_object_is_refused(project: ProjectFactory) -> None:
     ficha = project.migrated(SHOP)
-    project.write({"customer": CUSTOMER.replace("  orders: {type: has_many, object: order}\n",
-                                                ""), "product": PRODUCT})
+    project.write(
+        {
+            "customer": CUSTOMER.replace("  orders: {type: has_many, object: order}\n", ""),
+            "product": PRODUCT,
+        }
+    )
     ficha = project.load()
     refused = plan(ficha.storage, ficha.settings.migrations_dir).refused
     assert [s.kind for s in refused] == ["drop_table"]
@@ -108,17 +131,21 @@ def test_tables_ficha_does_not_own_are_never_touched(project: ProjectFactory) ->
     assert "legacy_invoices" in tables(ficha)
 
 
-def test_revision_files_replay_on_another_database(project: ProjectFactory,
-                                                   tmp_path: Path) -> None:
+def test_revision_files_replay_on_another_database(project: ProjectFactory, tmp_path: Path) -> None:
     """Develop on SQLite, deploy elsewhere: the same revision files build the same schema."""
     dev = ProjectFactory(tmp_path / "dev", f"sqlite:///{tmp_path / 'dev.sqlite'}")
-    dev.migrated({"customer": CUSTOMER.replace("  orders: {type: has_many, object: order}\n",
-                                               ""), "product": PRODUCT})
+    dev.migrated(
+        {
+            "customer": CUSTOMER.replace("  orders: {type: has_many, object: order}\n", ""),
+            "product": PRODUCT,
+        }
+    )
     dev.migrated(SHOP)
     dev.close()
     project.write(SHOP)
-    shutil.copytree(tmp_path / "dev" / "migrations", project.root / "migrations",
-                    dirs_exist_ok=True)
+    shutil.copytree(
+        tmp_path / "dev" / "migrations", project.root / "migrations", dirs_exist_ok=True
+    )
     ficha = project.load()
     pending = plan(ficha.storage, ficha.settings.migrations_dir)
     assert len(pending.pending) == 2 and not pending.steps

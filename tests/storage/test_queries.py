@@ -21,8 +21,9 @@ PEOPLE = [
 def shop(project: ProjectFactory):
     ficha = project.migrated(SHOP)
     for name, email, phone, segment in PEOPLE:
-        ficha.records.create("customer", {"name": name, "email": email, "phone": phone,
-                                          "segment": segment})
+        ficha.records.create(
+            "customer", {"name": name, "email": email, "phone": phone, "segment": segment}
+        )
     return ficha
 
 
@@ -31,16 +32,19 @@ def names(ficha, **kwargs) -> list[str]:
         return [r["name"] for r in ficha.reader.list(conn, "customer", **kwargs)]
 
 
-@pytest.mark.parametrize(("term", "expected"), [
-    ("perez", ["Ana Pérez García", "Luis Pérez Soto"]),          # accents do not matter
-    ("PÉREZ ana", ["Ana Pérez García"]),                          # every word must match
-    ("ort", ["María Jesús Ortega"]),                             # words match by prefix
-    ("luis@example.com", ["Luis Pérez Soto"]),                    # an email typed whole
-    ("600 33 34 44", ["Luis Pérez Soto"]),                        # a phone in any format
-    ("nobody", []),
-    ("'; DROP TABLE customer; --", []),                           # just words to look for
-    ('"ana" OR 1=1 *', []),
-])
+@pytest.mark.parametrize(
+    ("term", "expected"),
+    [
+        ("perez", ["Ana Pérez García", "Luis Pérez Soto"]),  # accents do not matter
+        ("PÉREZ ana", ["Ana Pérez García"]),  # every word must match
+        ("ort", ["María Jesús Ortega"]),  # words match by prefix
+        ("luis@example.com", ["Luis Pérez Soto"]),  # an email typed whole
+        ("600 33 34 44", ["Luis Pérez Soto"]),  # a phone in any format
+        ("nobody", []),
+        ("'; DROP TABLE customer; --", []),  # just words to look for
+        ('"ana" OR 1=1 *', []),
+    ],
+)
 def test_search_finds_what_a_user_means(shop, term: str, expected: list[str]) -> None:
     assert names(shop, search=term, sort=[Sort("name")]) == expected
 
@@ -48,11 +52,17 @@ def test_search_finds_what_a_user_means(shop, term: str, expected: list[str]) ->
 def test_sorting_filters_and_pages(shop) -> None:
     table = shop.storage.table("customer")
     assert names(shop, sort=[Sort("name", descending=True)], limit=2) == [
-        "Zoe Smith", "María Jesús Ortega"]
+        "Zoe Smith",
+        "María Jesús Ortega",
+    ]
     assert names(shop, sort=[Sort("name")], limit=2, offset=2) == [
-        "María Jesús Ortega", "Zoe Smith"]
+        "María Jesús Ortega",
+        "Zoe Smith",
+    ]
     assert names(shop, where=[table.c.segment == "ent"], sort=[Sort("name")]) == [
-        "Ana Pérez García", "María Jesús Ortega"]
+        "Ana Pérez García",
+        "María Jesús Ortega",
+    ]
 
 
 def test_keyset_cursor_walks_every_record_once(shop) -> None:

@@ -28,10 +28,19 @@ PRODUCTS = [
     ("SRV-SUP", "Premium support (year)", "service", "480.00"),
     ("PBX-CLOUD", "Cloud switchboard", "subscription", "15.00"),
 ]
-STAGES = ["prospecting", "qualification", "rfp_received", "proposal", "negotiation", "won",
-          "lost"]
-INDUSTRIES = ["Retail", "Energy", "Banking", "Health", "Logistics", "Education", "Tourism",
-              "Manufacturing", "Telecom", "Public sector"]
+STAGES = ["prospecting", "qualification", "rfp_received", "proposal", "negotiation", "won", "lost"]
+INDUSTRIES = [
+    "Retail",
+    "Energy",
+    "Banking",
+    "Health",
+    "Logistics",
+    "Education",
+    "Tourism",
+    "Manufacturing",
+    "Telecom",
+    "Public sector",
+]
 
 
 def fill(context: DemoContext) -> None:
@@ -40,10 +49,20 @@ def fill(context: DemoContext) -> None:
     fakes = [Faker("es_ES"), Faker("en_GB")]
     for fake in fakes:
         fake.seed_instance(context.seed)
-    products = [records.create("product", {
-        "code": code, "name": name, "family": family, "price": price,
-        "description": f"{name}: demo catalogue item."}, DEMO).id
-        for code, name, family, price in PRODUCTS]
+    products = [
+        records.create(
+            "product",
+            {
+                "code": code,
+                "name": name,
+                "family": family,
+                "price": price,
+                "description": f"{name}: demo catalogue item.",
+            },
+            DEMO,
+        ).id
+        for code, name, family, price in PRODUCTS
+    ]
     today = dt.date.today()
     used_tax_ids: set[str] = set()
     for i in range(context.size):
@@ -51,58 +70,82 @@ def fill(context: DemoContext) -> None:
         person = i % 5 == 0
         name = fake.name() if person else fake.company()
         tax_id = _tax_id(fake, person, used_tax_ids)
-        account = records.create("account", {
-            "name": name,
-            "kind": "person" if person else "company",
-            "tax_id": tax_id,
-            "segment": "consumer" if person else rnd.choice(["smb", "smb", "mid", "enterprise"]),
-            "industry": None if person else rnd.choice(INDUSTRIES),
-            "email": fake.company_email() if not person else fake.free_email(),
-            "phone": _phone(fake, rnd),
-            "website": None if person else f"www.{fake.domain_name()}",
-            "city": fake.city(),
-            "country": "España" if fake is fakes[0] else "United Kingdom",
-            "annual_revenue": None if person else Decimal(rnd.randrange(50, 50_000) * 1000),
-            "employees": None if person else rnd.randrange(2, 5000),
-            "customer_since": today - dt.timedelta(days=rnd.randrange(30, 3650)),
-            "active": rnd.random() > 0.1,
-        }, DEMO)
-        contacts = []
-        for _ in range(1 if person else rnd.randrange(1, 4)):
-            contacts.append(records.create("contact", {
-                "full_name": name if person else fake.name(),
-                "account": account.id,
-                "job_title": None if person else fake.job()[:80],
-                "email": _unique_email(fake, i, len(contacts)),
+        account = records.create(
+            "account",
+            {
+                "name": name,
+                "kind": "person" if person else "company",
+                "tax_id": tax_id,
+                "segment": "consumer"
+                if person
+                else rnd.choice(["smb", "smb", "mid", "enterprise"]),
+                "industry": None if person else rnd.choice(INDUSTRIES),
+                "email": fake.company_email() if not person else fake.free_email(),
                 "phone": _phone(fake, rnd),
-                "mobile": _phone(fake, rnd),
-                "preferred_channel": rnd.choice(["email", "phone", "whatsapp", "visit"]),
-            }, DEMO).id)
+                "website": None if person else f"www.{fake.domain_name()}",
+                "city": fake.city(),
+                "country": "España" if fake is fakes[0] else "United Kingdom",
+                "annual_revenue": None if person else Decimal(rnd.randrange(50, 50_000) * 1000),
+                "employees": None if person else rnd.randrange(2, 5000),
+                "customer_since": today - dt.timedelta(days=rnd.randrange(30, 3650)),
+                "active": rnd.random() > 0.1,
+            },
+            DEMO,
+        )
+        contacts: list[int] = []
+        for _ in range(1 if person else rnd.randrange(1, 4)):
+            contacts.append(
+                records.create(
+                    "contact",
+                    {
+                        "full_name": name if person else fake.name(),
+                        "account": account.id,
+                        "job_title": None if person else fake.job()[:80],
+                        "email": _unique_email(fake, i, len(contacts)),
+                        "phone": _phone(fake, rnd),
+                        "mobile": _phone(fake, rnd),
+                        "preferred_channel": rnd.choice(["email", "phone", "whatsapp", "visit"]),
+                    },
+                    DEMO,
+                ).id
+            )
         for _ in range(rnd.randrange(0, 4)):
             stage = rnd.choice(STAGES)
-            opp = records.create("opportunity", {
-                "name": f"{rnd.choice(PRODUCTS)[1]} for {name}"[:200],
-                "account": account.id,
-                "product": rnd.choice(products),
-                "stage": stage,
-                "amount": Decimal(rnd.randrange(5, 900) * 100),
-                "probability": {"won": 100, "lost": 0}.get(stage, rnd.randrange(10, 90, 10)),
-                "expected_close": today + dt.timedelta(days=rnd.randrange(-120, 180)),
-                "competitors": rnd.sample(["acme", "globex", "initech", "umbrella"],
-                                          rnd.randrange(0, 3)),
-                "contacts": rnd.sample(contacts, min(len(contacts), rnd.randrange(1, 3))),
-            }, DEMO)
+            opp = records.create(
+                "opportunity",
+                {
+                    "name": f"{rnd.choice(PRODUCTS)[1]} for {name}"[:200],
+                    "account": account.id,
+                    "product": rnd.choice(products),
+                    "stage": stage,
+                    "amount": Decimal(rnd.randrange(5, 900) * 100),
+                    "probability": {"won": 100, "lost": 0}.get(stage, rnd.randrange(10, 90, 10)),
+                    "expected_close": today + dt.timedelta(days=rnd.randrange(-120, 180)),
+                    "competitors": rnd.sample(
+                        ["acme", "globex", "initech", "umbrella"], rnd.randrange(0, 3)
+                    ),
+                    "contacts": rnd.sample(contacts, min(len(contacts), rnd.randrange(1, 3))),
+                },
+                DEMO,
+            )
             due = dt.datetime.combine(today, dt.time(9)) + dt.timedelta(
-                hours=rnd.randrange(-200, 300))
-            records.create("activity", {
-                "subject": rnd.choice(["Call about", "Visit", "Send proposal to",
-                                       "Follow up with"]) + f" {name}",
-                "kind": rnd.choice(["call", "meeting", "email", "visit", "task"]),
-                "account": account.id,
-                "opportunity": opp.id,
-                "due": due,
-                "done": due.date() < today and rnd.random() > 0.2,
-            }, DEMO)
+                hours=rnd.randrange(-200, 300)
+            )
+            records.create(
+                "activity",
+                {
+                    "subject": rnd.choice(
+                        ["Call about", "Visit", "Send proposal to", "Follow up with"]
+                    )
+                    + f" {name}",
+                    "kind": rnd.choice(["call", "meeting", "email", "visit", "task"]),
+                    "account": account.id,
+                    "opportunity": opp.id,
+                    "due": due,
+                    "done": due.date() < today and rnd.random() > 0.2,
+                },
+                DEMO,
+            )
 
 
 def _phone(fake: Faker, rnd: object) -> str:
