@@ -284,6 +284,19 @@ class RecordView(BaseModelView):
 
     # -- writes: all through the records service -------------------------------------------
 
+    async def validate_fields(self, request: Request, data: dict[str, Any]) -> None:
+        """Only uploads are checked here (size, type). Every other value goes to the
+        records service, which checks them all at once and says why in its own words."""
+        errors: dict[str | int, Any] = {}
+        for field in self.get_fields_list(request):
+            if isinstance(field, sa_fields.FileField) and field.name in data:
+                try:
+                    await field.validate(request, data[field.name], data)
+                except ValueError as exc:
+                    errors[field.name] = str(exc)
+        if errors:
+            raise FormValidationError(errors)
+
     def _values(self, request: Request, data: dict[str, Any]) -> dict[str, Any]:
         values = {}
         for field in self.get_fields_list(request):

@@ -17,6 +17,53 @@ from modeler.schema import FieldDef, ObjectDef
 from storage.queries import LinkRef
 
 
+class KeepsBadInput:
+    """starlette-admin drops input it cannot parse (a number typed as "1.000,50", a date
+    as "31/12/2025") and would store an empty value without a word. Ficha keeps the text
+    so the records service reads it its own way or says exactly why it cannot."""
+
+    id: str
+
+    async def parse_form_data(self, request: Request, form_data: Any) -> Any:
+        parsed = await super().parse_form_data(request, form_data)  # type: ignore[misc]
+        raw = form_data.get(self.id)
+        if parsed is None and isinstance(raw, str) and raw.strip():
+            return raw
+        return parsed
+
+
+@dataclass
+class IntegerInput(KeepsBadInput, sa_fields.IntegerField):
+    pass
+
+
+@dataclass
+class DecimalInput(KeepsBadInput, sa_fields.DecimalField):
+    pass
+
+
+@dataclass
+class DateInput(KeepsBadInput, sa_fields.DateField):
+    pass
+
+
+@dataclass
+class DateTimeInput(KeepsBadInput, sa_fields.DateTimeField):
+    pass
+
+
+@dataclass
+class ChoiceInput(sa_fields.EnumField):
+    """A choice shown by its label; a stored code no longer declared shows as it is
+    (instead of breaking the page)."""
+
+    def _get_label(self, value: Any, request: Request) -> Any:
+        for code, label in self._get_choices(request):
+            if value == code:
+                return label
+        return value
+
+
 @dataclass
 class LinkField(sa_fields.HasOne):
     """A link shown by its target's title (loaded by the list query's join), so no page
@@ -71,35 +118,40 @@ Factory = Callable[[FieldDef, dict[str, Any]], sa_fields.BaseField]
 
 
 def _decimal(f: FieldDef, common: dict[str, Any]) -> sa_fields.BaseField:
-    return sa_fields.DecimalField(f.name, **common)
+    return DecimalInput(f.name, **common)
 
 
 def _money(f: FieldDef, common: dict[str, Any]) -> sa_fields.BaseField:
     common["help_text"] = common.get("help_text") or (f.currency or "EUR")
-    return sa_fields.DecimalField(f.name, **common)
+    return DecimalInput(f.name, **common)
 
 
 def _percent(f: FieldDef, common: dict[str, Any]) -> sa_fields.BaseField:
     common["help_text"] = common.get("help_text") or "%"
-    return sa_fields.DecimalField(f.name, **common)
+    return DecimalInput(f.name, **common)
 
 
 WIDGETS: dict[str, Factory] = {
     "string": lambda f, c: sa_fields.StringField(f.name, **c),
     "text": lambda f, c: sa_fields.TextAreaField(f.name, **c),
-    "integer": lambda f, c: sa_fields.IntegerField(f.name, **c),
+    "integer": lambda f, c: IntegerInput(f.name, **c),
     "decimal": _decimal,
     "money": _money,
     "percent": _percent,
     "boolean": lambda f, c: sa_fields.BooleanField(f.name, **c),
-    "date": lambda f, c: sa_fields.DateField(f.name, **c),
-    "datetime": lambda f, c: sa_fields.DateTimeField(f.name, **c),
+    "date": lambda f, c: DateInput(f.name, **c),
+    "datetime": lambda f, c: DateTimeInput(f.name, **c),
     "email": lambda f, c: sa_fields.EmailField(f.name, **c),
     "phone": lambda f, c: sa_fields.PhoneField(f.name, **c),
     "url": lambda f, c: sa_fields.URLField(f.name, **c),
-    "choice": lambda f, c: sa_fields.EnumField(f.name, choices=_choices(f), **c),
-    "multichoice": lambda f, c: sa_fields.EnumField(
-        f.name, choices=_choices(f), multiple=True, **c
+    "choice": lambda f, c: ChoiceInput(f.name, choices=_choices(f), **c),
+    "multichoice": lambda f, c: ChoiceInput(
+        f.name,
+        choices=_choices(f),
+        multiple=True,
+        list_template="fields/list/tags.html",
+        detail_template="fields/detail/tags.html",
+        **c,
     ),
     "link": lambda f, c: LinkField(f.name, key=f.target, **c),
     "many_to_many": lambda f, c: ManyLinkField(f.name, key=f.target, **c),

@@ -286,7 +286,12 @@ class RecordService:
             ).scalar()
             if count:
                 label = other.label if count == 1 else other.plural
-                blockers.append(f"{count} {label.lower()} link to it through '{f.label}'")
+                one = count == 1
+                blockers.append(
+                    f"{count} {label.lower()} still {'links' if one else 'link'} to it through "
+                    f"'{f.label}'; delete {'it' if one else 'them'} or change "
+                    f"{'its' if one else 'their'} {f.label.lower()} first"
+                )
         return blockers
 
     # -- validation -----------------------------------------------------------------------

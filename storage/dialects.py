@@ -4,12 +4,14 @@ queries, and cheap row-count estimates. The rest of Ficha asks these through sto
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import re
 from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection
 
 WORD_RE = re.compile(r"\w+", re.UNICODE)
@@ -61,6 +63,44 @@ class Dialect:
         """A fast approximate row count of the whole table, or None if unknown."""
         return None
 
+    # -- expression helpers: the same meaning on every database ---------------------------
+
+    def exact_text(self, expr: Any) -> Any:
+        """Text compared character by character (case and accents matter)."""
+        return expr
+
+    def ordered_text(self, expr: Any) -> Any:
+        """Text ordered by code point, as Python orders it."""
+        return self.exact_text(expr)
+
+    def divide(self, left: Any, right: Any) -> Any:
+        """Division with decimals, empty when dividing by zero."""
+        return sa.cast(left, sa.Numeric(36, 12)) / sa.func.nullif(right, 0)
+
+    def add_interval(self, expr: Any, delta: dt.timedelta, is_date: bool) -> Any:
+        raise NotImplementedError
+
+    def days_between(self, later: Any, earlier: Any) -> Any:
+        raise NotImplementedError
+
+    def date_part(self, part: str, expr: Any) -> Any:
+        return sa.cast(sa.extract(part, expr), sa.Integer)
+
+    def char_length(self, expr: Any) -> Any:
+        return sa.func.char_length(expr)
+
+    def position(self, haystack: Any, needle: Any) -> Any:
+        """1-based position of needle in haystack, 0 when absent."""
+        return sa.func.strpos(haystack, needle)
+
+    def list_contains(self, column: Any, value: Any) -> Any:
+        """A multichoice (JSON list) column holds `value`."""
+        raise NotImplementedError
+
+    def round_to(self, expr: Any, scale: int) -> Any:
+        """Round half away from zero to `scale` decimals (the scale is a constant)."""
+        return sa.func.round(expr, sa.literal_column(str(int(scale))))
+
 
 class SQLiteDialect(Dialect):
     """FTS5 external-content table kept in step by triggers."""
@@ -108,6 +148,34 @@ class SQLiteDialect(Dialect):
             sa.literal_column(f'"{fts.name}"').op("MATCH")(sa.bindparam(None, query))
         )
         return table.c.id.in_(match.scalar_subquery())
+
+    def divide(self, left: Any, right: Any) -> Any:
+        return sa.cast(left, sa.REAL) / sa.func.nullif(right, 0)
+
+    def add_interval(self, expr: Any, delta: dt.timedelta, is_date: bool) -> Any:
+        if is_date:
+            return sa.func.date(expr, f"{delta.days:+d} days")
+        # The same text form SQLAlchemy stores date-times in (seconds, then .000000).
+        return sa.func.strftime(
+            "%Y-%m-%d %H:%M:%S.000000", expr, f"{int(delta.total_seconds()):+d} seconds"
+        )
+
+    def days_between(self, later: Any, earlier: Any) -> Any:
+        return sa.cast(sa.func.julianday(later) - sa.func.julianday(earlier), sa.Integer)
+
+    def date_part(self, part: str, expr: Any) -> Any:
+        code = {"year": "%Y", "month": "%m", "day": "%d"}[part]
+        return sa.cast(sa.func.strftime(code, expr), sa.Integer)
+
+    def char_length(self, expr: Any) -> Any:
+        return sa.func.length(expr)
+
+    def position(self, haystack: Any, needle: Any) -> Any:
+        return sa.func.instr(haystack, needle)
+
+    def list_contains(self, column: Any, value: Any) -> Any:
+        each = sa.func.json_each(column).table_valued("value")
+        return sa.exists(sa.select(sa.literal(1)).select_from(each).where(each.c.value == value))
 
     def estimate_rows(self, conn: Connection, table: sa.Table) -> int | None:
         # Ids only grow; max - min + 1 is close to the count unless many rows were purged.
@@ -176,6 +244,23 @@ class PostgreSQLDialect(Dialect):
             conditions.append(document.op("@@")(query))
         return sa.and_(*conditions)
 
+    def ordered_text(self, expr: Any) -> Any:
+        return sa.collate(expr, "C")  # code point order, whatever the database's locale
+
+    def add_interval(self, expr: Any, delta: dt.timedelta, is_date: bool) -> Any:
+        moved = expr + sa.bindparam(None, delta, type_=sa.Interval())
+        return sa.cast(moved, sa.Date) if is_date else moved
+
+    def days_between(self, later: Any, earlier: Any) -> Any:
+        return sa.cast(later, sa.Date) - sa.cast(earlier, sa.Date)
+
+    def list_contains(self, column: Any, value: Any) -> Any:
+        return sa.cast(column, JSONB).op("?", is_comparison=True)(value)
+
+    def round_to(self, expr: Any, scale: int) -> Any:
+        # PostgreSQL rounds numeric only (not double precision), with an int scale.
+        return sa.func.round(sa.cast(expr, sa.Numeric), sa.literal_column(str(int(scale))))
+
     def estimate_rows(self, conn: Connection, table: sa.Table) -> int | None:
         value = conn.execute(
             sa.text("SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(:t)"),
@@ -210,6 +295,28 @@ class MariaDBDialect(Dialect):
         return sa.text(f"MATCH ({cols}) AGAINST (:{name} IN BOOLEAN MODE)").bindparams(
             sa.bindparam(name, query)
         )
+
+    def exact_text(self, expr: Any) -> Any:
+        # Tables use a case- and accent-blind collation (good for sorting and search);
+        # expressions compare like Python does.
+        return sa.collate(expr, "utf8mb4_bin")
+
+    def divide(self, left: Any, right: Any) -> Any:
+        return left / sa.func.nullif(right, 0)
+
+    def add_interval(self, expr: Any, delta: dt.timedelta, is_date: bool) -> Any:
+        if is_date:
+            return sa.func.date_add(expr, sa.text(f"INTERVAL {int(delta.days)} DAY"))
+        return sa.func.date_add(expr, sa.text(f"INTERVAL {int(delta.total_seconds())} SECOND"))
+
+    def days_between(self, later: Any, earlier: Any) -> Any:
+        return sa.func.datediff(later, earlier)
+
+    def position(self, haystack: Any, needle: Any) -> Any:
+        return sa.func.instr(self.exact_text(haystack), self.exact_text(needle))
+
+    def list_contains(self, column: Any, value: Any) -> Any:
+        return sa.func.json_contains(column, sa.func.json_quote(value)) == 1
 
     def estimate_rows(self, conn: Connection, table: sa.Table) -> int | None:
         value = conn.execute(

@@ -85,6 +85,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA cache_size=-65536")  # 64 MB
     cursor.close()
+    # SQLite's own lower()/upper() only know ASCII; expressions must fold "Á" like Python
+    # and the other databases do.
+    dbapi_connection.create_function("lower", 1, _fold(str.lower), deterministic=True)
+    dbapi_connection.create_function("upper", 1, _fold(str.upper), deterministic=True)
+
+
+def _fold(method: Any) -> Any:
+    def fold(value: Any) -> Any:
+        return method(value) if isinstance(value, str) else value
+
+    return fold
 
 
 class StorageManager:

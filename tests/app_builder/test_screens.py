@@ -131,7 +131,10 @@ def test_a_delete_blocked_by_links_is_explained(shop, client: TestClient) -> Non
         headers=csrf_header(client, "/admin/customer/list"),
     )
     assert response.status_code == 400
-    assert response.json()["msg"] == ("cannot be deleted: 2 orders link to it through 'Customer'")
+    assert response.json()["msg"] == (
+        "cannot be deleted: 2 orders still link to it through 'Customer'; delete them or "
+        "change their customer first"
+    )
 
 
 def test_posts_without_the_csrf_token_are_refused(shop, client: TestClient) -> None:
@@ -174,3 +177,30 @@ def test_unknown_record_is_a_404_page_not_a_trace(client: TestClient) -> None:
     assert response.status_code == 404
     assert "Traceback" not in response.text
     assert client.get("/admin/customer/detail?pk=abc").status_code == 404
+
+
+def test_input_the_form_cannot_parse_is_read_or_refused_never_dropped(shop, client) -> None:
+    [ident] = fill(shop, 1)
+    token = csrf(client, "/admin/order/create")
+    response = client.post(
+        "/admin/order/create",
+        data={"csrftoken": token, "customer": str(ident), "quantity": "abc", "status": "new"},
+    )
+    assert response.status_code == 422
+    assert "&#39;abc&#39; is not a whole number" in response.text
+    token = csrf(client, "/admin/product/create")
+    response = client.post(
+        "/admin/product/create",
+        data={
+            "csrftoken": token,
+            "code": "P-1",
+            "name": "Pen",
+            "price": "149,90",
+            "stock": "1,000",
+        },
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text[-3000:]
+    with shop.storage.read() as conn:
+        [pen] = shop.reader.list(conn, "product")
+    assert (str(pen["price"]), pen["stock"]) == ("149.90", 1000)
