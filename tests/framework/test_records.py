@@ -141,8 +141,8 @@ def test_delete_is_soft_restorable_and_respects_links(project: ProjectFactory) -
     order = records.create("order", {"customer": ana.id, "product": pen.id})
     with pytest.raises(
         ValidationFailed,
-        match="1 order still links to it through .Customer.; delete it or change its "
-                       "customer first",
+        match=r"1 order still links to it through 'Customer'; delete it or change its "
+        r"customer first",
     ):
         records.delete("customer", ana.id)
     records.delete("product", pen.id)  # on_delete: set_null
