@@ -239,9 +239,12 @@ def check(project: Path) -> None:
     differences = drift(ficha.storage)
     pending = plan(ficha.storage, ficha.settings.migrations_dir)
     if differences:
-        console.print("[yellow]The database differs from the model:[/yellow]")
+        console.print(
+            "[yellow]warning: the database differs from what Ficha migrated it to "
+            "(changed by hand?):[/yellow]"
+        )
         for line in differences:
-            console.print(f"  • {line}")
+            console.print(f"  • {line}", soft_wrap=True)
     if not pending.empty:
         console.print(
             "[yellow]Run 'ficha migrate' to bring the database up to date "
@@ -260,45 +263,192 @@ def show_plan(plan: Any) -> None:
         console.print("Revision files not yet applied to this database:")
         for line in plan.pending:
             console.print(f"  • {line}")
+        if plan.resumed:
+            console.print(
+                f"  [yellow]an earlier run stopped after {len(plan.resumed)} step(s) of "
+                f"the first one; ficha migrate finishes it[/yellow]"
+            )
+        for line in plan.pending_destructive:
+            console.print(f"  [yellow]! deletes {line}[/yellow]")
     for step in plan.steps:
         if step.refused:
             console.print(
                 f"  [red]✗ {step.description}[/red]\n    {step.refused}"
-                + (f"\n    [dim]→ {step.hint}[/dim]" if step.hint else "")
+                + (f"\n    [dim]→ {step.hint}[/dim]" if step.hint else ""),
+                soft_wrap=True,
             )
-        else:
-            console.print(f"  [green]+[/green] {step.description}")
+            continue
+        mark = "[yellow]![/yellow]" if step.destructive else "[green]+[/green]"
+        if step.kind == "note":
+            mark = "[yellow]•[/yellow]"
+        console.print(f"  {mark} {step.description}", soft_wrap=True)
+        for note in step.notes:
+            console.print(f"      [dim]{note}[/dim]", soft_wrap=True)
+        if step.destructive:
+            console.print(f"      [yellow]deletes {step.destructive}[/yellow]", soft_wrap=True)
     if plan.empty:
         console.print("[green]✓[/green] nothing to do: the database matches the model")
+
+
+class _ProgressPrinter:
+    """Shows the batches of long steps, then their rows per second."""
+
+    def __init__(self) -> None:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(
+            TextColumn("  {task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed:,}/{task.total:,} rows"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        )
+        self.tasks: dict[str, Any] = {}
+
+    def __call__(self, event: Any) -> None:
+        if event.label not in self.tasks:
+            self.progress.start()
+            self.tasks[event.label] = self.progress.add_task(event.label, total=event.total)
+        self.progress.update(self.tasks[event.label], completed=event.done)
+        if event.finished:
+            self.progress.remove_task(self.tasks.pop(event.label))
+            if not self.tasks:
+                self.progress.stop()
+            console.print(
+                f"  [green]✓[/green] {event.label}: {event.done:,} rows in "
+                f"{event.seconds:.1f} s ({event.rows_per_second:,.0f} rows/s)"
+            )
+
+
+def _rollback(ficha: Any, plan_only: bool, allow_data_loss: bool) -> None:
+    from storage.migrations import rollback, rollback_plan
+    from storage.runtime import RunContext
+
+    found = rollback_plan(ficha.storage, ficha.settings.migrations_dir)
+    if found.revision is not None:
+        console.print(f"Roll back {found.revision.revision}: {found.revision.doc}")
+    for line in found.steps:
+        console.print(f"  [green]-[/green] {line}")
+    for line in found.removes:
+        console.print(f"  [yellow]! deletes {line}, entered since the migration[/yellow]")
+    if found.refused:
+        err.print(f"[red]cannot roll back:[/red] {found.refused}", soft_wrap=True)
+        if found.hint:
+            err.print(f"[dim]→ {found.hint}[/dim]", soft_wrap=True)
+        sys.exit(1)
+    if found.removes and not allow_data_loss:
+        err.print(
+            "[red]Nothing was changed:[/red] add --allow-data-loss to accept deleting "
+            "that (a backup is written first)."
+        )
+        sys.exit(1)
+    if plan_only:
+        return
+    done = rollback(
+        ficha.storage,
+        ficha.settings.migrations_dir,
+        allow_data_loss=allow_data_loss,
+        run=RunContext(reporter=_ProgressPrinter()),
+    )
+    for path in done.backups:
+        console.print(f"[green]✓[/green] backup written to {path}")
+    assert done.revision is not None
+    console.print(
+        f"[green]✓ rolled back[/green] {done.revision.revision} (its file is now in "
+        "migrations/rolled_back/).\n[yellow]The YAML still describes the change: put it "
+        "back as it was (e.g. git checkout objects/), or the next 'ficha migrate' applies "
+        "it again.[/yellow]"
+    )
 
 
 @cli.command()
 @project_option
 @click.option("--plan", "plan_only", is_flag=True, help="Show what would change; change nothing.")
+@click.option(
+    "--sql", "show_sql", is_flag=True, help="Also print the SQL it would run (changes nothing)."
+)
+@click.option(
+    "--rollback",
+    "undo",
+    is_flag=True,
+    help="Undo the last applied migration, where that is possible.",
+)
+@click.option(
+    "--allow-data-loss",
+    is_flag=True,
+    help="Allow steps that delete data (a "
+    "dropped field or object, values emptied); a backup is written first.",
+)
+@click.option(
+    "--coerce",
+    type=click.Choice(["null"]),
+    help="'null': empty the values that do not convert to a new type, instead of refusing.",
+)
+@click.option("--yes", "-y", is_flag=True, help="Do not ask before deleting data.")
 @click.option("-m", "--message", help="Describe the change (kept in the revision file).")
 @handled
-def migrate(project: Path, plan_only: bool, message: str | None) -> None:
+def migrate(
+    project: Path,
+    plan_only: bool,
+    show_sql: bool,
+    undo: bool,
+    allow_data_loss: bool,
+    coerce: str | None,
+    yes: bool,
+    message: str | None,
+) -> None:
     """Bring the database up to the model: shows the plan, then applies it.
 
-    Each applied change is kept as an Alembic revision file in migrations/."""
-    from storage.migrations import MigrationRefused, plan
+    Each applied change is kept as an Alembic revision file in migrations/. Nothing that
+    deletes data happens without --allow-data-loss, and then a backup is written first."""
+    from storage.migrations import MigrationRefused, Options, plan, sql
     from storage.migrations import migrate as run
+    from storage.runtime import RunContext
 
     ficha = _load(project)
-    current = plan(ficha.storage, ficha.settings.migrations_dir)
     console.print(f"Database: {ficha.storage.display_url}")
+    if undo:
+        _rollback(ficha, plan_only or show_sql, allow_data_loss)
+        ficha.close()
+        return
+    options = Options(allow_data_loss=allow_data_loss, coerce_null=coerce == "null")
+    current = plan(ficha.storage, ficha.settings.migrations_dir, options)
     show_plan(current)
     if current.refused:
         err.print("[red]Nothing was changed.[/red]")
         sys.exit(1)
-    if plan_only or current.empty:
+    if current.pending_destructive and not allow_data_loss:
+        err.print(
+            "[red]Nothing was changed:[/red] these revision files delete data; run "
+            "ficha migrate --allow-data-loss to apply them (a backup is written first)."
+        )
+        sys.exit(1)
+    if show_sql:
+        console.print(
+            sql(ficha.storage, ficha.settings.migrations_dir, current),
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+    if plan_only or show_sql or current.empty:
         return
+    if current.destructive and not yes and sys.stdin.isatty():
+        click.confirm("This deletes data (a backup is written first). Continue?", abort=True)
     try:
-        _, applied = run(ficha.storage, ficha.settings.migrations_dir, message)
+        done, applied = run(
+            ficha.storage,
+            ficha.settings.migrations_dir,
+            message,
+            options=options,
+            run=RunContext(reporter=_ProgressPrinter(), phone_region=ficha.settings.phone_region),
+        )
     except MigrationRefused as exc:
         show_plan(exc.plan)
-        err.print("[red]Nothing was changed.[/red]")
+        err.print(f"[red]Nothing was changed:[/red] {exc}", soft_wrap=True)
         sys.exit(1)
+    for path in done.backups:
+        console.print(f"[green]✓[/green] backup written to {path}")
     console.print(f"[green]✓ applied[/green] {', '.join(applied)}")
     ficha.close()
 

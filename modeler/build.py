@@ -323,11 +323,21 @@ class _Builder:
             options=MappingProxyType({k: v.plain() for k, v in spec.items() if k in ftype.options}),
             pack=pack,
             positions=MappingProxyType({k: v.pos for k, v in spec.items()}),
+            **self.evolution_keys(name, spec, ftype, tuple(v.code for v in values)),
         )
         from modeler.checks import check_field
 
         self.problems.extend(check_field(field, ftype, spec))
         return field
+
+    def evolution_keys(
+        self, name: str, spec: Node, ftype: Any, codes: tuple[str, ...]
+    ) -> dict[str, Any]:
+        from modeler.evolution import read_field_keys
+
+        found, problems = read_field_keys(name, spec, ftype, codes)
+        self.problems.extend(problems)
+        return found
 
     def choice_values(self, node: Node | None, field: str) -> tuple[ChoiceValue, ...]:
         if node is None:

@@ -319,6 +319,9 @@ def check_model(model: Model) -> list[Problem]:
     problems: list[Problem] = []
     for obj in model:
         problems.extend(_check_object(obj, model))
+    from modeler.evolution import check_model_evolution
+
+    problems.extend(check_model_evolution(model))
     return problems
 
 

@@ -66,6 +66,10 @@ FIELD_KEYS = frozenset(
         "max_length",
         "pattern",
         "renamed_from",
+        # how existing data follows a model change (modeler/evolution.py)
+        "renamed_values",
+        "convert",
+        "backfill",
     }
 )
 #: keys that only some field types take (the type says which in FieldType.options)

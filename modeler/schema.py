@@ -80,6 +80,11 @@ class FieldDef:
     currency: str | None = None
     # autonumber
     format: str | None = None
+    # how existing data follows a change of the model (see modeler/evolution.py)
+    renamed_from: str | None = None
+    renamed_values: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    convert: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    backfill: Any = None
     # everything else the field type declared as its own
     options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     pack: str = ""

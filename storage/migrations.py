@@ -1,63 +1,76 @@
-"""Plan and apply changes of the database to match the model, through Alembic.
+"""Plan, apply and roll back changes of the database to match the model, with Alembic.
 
 Every applied change is an Alembic revision file in the project's `migrations/` folder:
-reviewable in git and replayable on another database. The plan compares two things: the
-live database against the model's tables (Alembic autogenerate, scoped to the tables
-Ficha owns) and the model recorded at the last migration against the model now (for
-what a database cannot tell: renames, type changes).
+reviewable in git and replayable on another database. `plan()` only reads; `migrate()`
+writes the revision for what the plan found and applies every pending file, in one
+transaction where the database has transactional DDL (SQLite, PostgreSQL) and step by
+step, resumably, on MariaDB. Destructive files need `allow_data_loss` and are preceded
+by a backup (storage/backup.py).
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import contextlib
+import io
 import json
-import pprint
-import re
-import secrets
+import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from alembic.autogenerate import produce_migrations, render_python_code
 from alembic.config import Config
-from alembic.operations import ops
 from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from modeler.fieldtypes import COLUMN
-from modeler.schema import Model
+from storage import runtime
+from storage.autogen import VERSION_TABLE, compare, include_name
+from storage.backup import write_backup
 from storage.dialects import fts_index_name, fts_table_name
 from storage.manager import StorageError, StorageManager
-from storage.tables import column_name
+from storage.planner import Planner
+from storage.revisions import RevisionInfo, file_name, info, new_revision_id, render
+from storage.snapshot import model_from_snapshot, snapshot
+from storage.steps import Options, Step
+from storage.tables import build_tables
 
-VERSION_TABLE = "ficha_alembic_version"
-
-
-@dataclass(frozen=True, slots=True)
-class Step:
-    """One change, in plain words. A refused step says why and how to proceed."""
-
-    description: str
-    kind: str
-    refused: str | None = None
-    hint: str | None = None
+__all__ = [
+    "VERSION_TABLE",
+    "MigrationRefused",
+    "Options",
+    "Plan",
+    "Step",
+    "drift",
+    "migrate",
+    "plan",
+    "rollback",
+    "snapshot",
+    "upgrade",
+]
 
 
 @dataclass
 class Plan:
     pending: list[str] = field(default_factory=list)  # revision files not yet applied
     steps: list[Step] = field(default_factory=list)
-    upgrade_ops: ops.UpgradeOps | None = None
-    fulltext: dict[str, list[str]] = field(default_factory=dict)
     snapshot: dict[str, Any] = field(default_factory=dict)
     snapshot_changed: bool = False
+    #: pending files that remove data (they need --allow-data-loss)
+    pending_destructive: list[str] = field(default_factory=list)
+    #: an interrupted run (MariaDB): the steps of the first pending file already done
+    resumed: list[str] = field(default_factory=list)
+    backups: list[Path] = field(default_factory=list)  # written while applying
 
     @property
     def refused(self) -> list[Step]:
         return [s for s in self.steps if s.refused]
+
+    @property
+    def destructive(self) -> list[str]:
+        return [s.destructive for s in self.steps if s.destructive] + self.pending_destructive
 
     @property
     def empty(self) -> bool:
@@ -65,76 +78,12 @@ class Plan:
 
 
 class MigrationRefused(StorageError):
-    def __init__(self, plan: Plan) -> None:
+    def __init__(self, plan: Plan, message: str | None = None) -> None:
         self.plan = plan
-        super().__init__("; ".join(s.refused or "" for s in plan.refused))
+        super().__init__(message or "; ".join(s.refused or "" for s in plan.refused))
 
 
-# -- the model as the database should remember it ---------------------------------------
-
-
-def snapshot(model: Model) -> dict[str, Any]:
-    """What the next plan needs to know about this model: objects, fields and types."""
-    return {
-        obj.name: {
-            "fields": {
-                f.name: {
-                    "type": f.type,
-                    "kind": f.kind,
-                    "target": f.target,
-                    "values": [v.code for v in f.values],
-                }
-                for f in obj.fields.values()
-            },
-            "search": list(_search_columns(model, obj.name)),
-        }
-        for obj in model
-    }
-
-
-def _search_columns(model: Model, name: str) -> list[str]:
-    obj = model[name]
-    return [
-        column_name(obj.fields[n])
-        for n in obj.search_fields
-        if n in obj.fields and obj.fields[n].kind == COLUMN
-    ]
-
-
-# -- planning ----------------------------------------------------------------------------
-
-
-def _include_name(owned: set[str]) -> Any:
-    def include(name: str | None, type_: str, parent_names: Any) -> bool:
-        if type_ == "table":
-            return name in owned  # never touch, let alone drop, a table Ficha did not make
-        # full-text indexes are managed by set_fulltext, not compared here
-        return not (type_ == "index" and name and name.startswith("ft_"))
-
-    return include
-
-
-def owned_tables(storage: StorageManager, conn: sa.Connection) -> set[str]:
-    """Tables of the model now, and tables Ficha created for an earlier model (so that an
-    object removed from the YAML is seen as a drop, not silently forgotten)."""
-    earlier = read_meta(conn, "tables") or []
-    return storage.tables.owned_table_names() | set(earlier)
-
-
-def _migration_context(storage: StorageManager, conn: sa.Connection) -> MigrationContext:
-    return MigrationContext.configure(
-        conn,
-        opts={
-            "target_metadata": storage.tables.metadata,
-            "include_name": _include_name(owned_tables(storage, conn)),
-            # Type and default changes are read from the model snapshot, where they are
-            # exact; reflected types differ per database (JSON is LONGTEXT on MariaDB).
-            "compare_type": False,
-            "compare_server_default": False,
-            "render_as_batch": storage.backend == "sqlite",
-            "version_table": VERSION_TABLE,
-        },
-    )
+# -- what the database remembers -------------------------------------------------------------
 
 
 def read_meta(conn: sa.Connection, key: str) -> Any:
@@ -143,6 +92,13 @@ def read_meta(conn: sa.Connection, key: str) -> Any:
     meta = sa.table("ficha_meta", sa.column("key"), sa.column("value"))
     value = conn.execute(sa.select(meta.c.value).where(meta.c.key == key)).scalar()
     return None if value is None else json.loads(value)
+
+
+def owned_tables(storage: StorageManager, conn: sa.Connection) -> set[str]:
+    """Tables of the model now, and tables Ficha created for an earlier model (so that an
+    object removed from the YAML is seen as a drop, not silently forgotten)."""
+    earlier = read_meta(conn, "tables") or []
+    return storage.tables.owned_table_names() | set(earlier)
 
 
 def script_directory(migrations_dir: Path) -> ScriptDirectory:
@@ -168,179 +124,47 @@ def pending_revisions(storage: StorageManager, migrations_dir: Path) -> list[Any
     return [r for r in reversed(revisions) if r.revision not in applied]
 
 
-def plan(storage: StorageManager, migrations_dir: Path) -> Plan:
+# -- planning ----------------------------------------------------------------------------------
+
+
+def plan(storage: StorageManager, migrations_dir: Path, options: Options | None = None) -> Plan:
+    """What `migrate` would do, read from the database and the model; writes nothing."""
+    options = options or Options()
     result = Plan()
     pending = pending_revisions(storage, migrations_dir)
     result.pending = [f"{r.revision}: {r.doc}" for r in pending]
     if pending:
         # The database is behind its own revision files: those go first; comparing now
         # would describe their changes a second time.
+        script = script_directory(migrations_dir)
+        for rev in pending:
+            found = info(script, rev.revision)
+            result.pending_destructive += [f"{rev.revision}: {d}" for d in found.destructive]
+        with storage.read() as conn:
+            result.resumed = runtime.steps_done(conn, pending[0].revision)
         return result
     new_snapshot = snapshot(storage.model)
     with storage.read() as conn:
         old_snapshot = read_meta(conn, "model") or {}
-        script = produce_migrations(_migration_context(storage, conn), storage.tables.metadata)
-        fulltext_now = {t: read_meta(conn, f"fulltext:{t}") or [] for t in new_snapshot}
+        fulltext_now = {
+            t: read_meta(conn, f"fulltext:{t}") or [] for t in {*new_snapshot, *old_snapshot}
+        }
+        planner = Planner(
+            storage,
+            conn,
+            old_snapshot,
+            new_snapshot,
+            options,
+            owned_tables(storage, conn),
+            fulltext_now,
+        )
+        result.steps = planner.plan()
     result.snapshot = new_snapshot
     result.snapshot_changed = new_snapshot != old_snapshot
-    result.steps.extend(_model_steps(storage.model, old_snapshot))
-    assert script.upgrade_ops is not None
-    upgrade_ops = script.upgrade_ops
-    result.steps.extend(_describe(upgrade_ops, storage, old_snapshot))
-    for name, spec in new_snapshot.items():
-        wanted = spec["search"]
-        if wanted != fulltext_now.get(name, []):
-            result.fulltext[name] = wanted
-            result.steps.append(
-                Step(
-                    f"full-text search on {name}: {', '.join(wanted)}"
-                    if wanted
-                    else f"remove the full-text search of {name}",
-                    "fulltext",
-                )
-            )
-    result.upgrade_ops = upgrade_ops
     return result
 
 
-def _model_steps(model: Model, old: dict[str, Any]) -> Iterator[Step]:
-    """What the model says changed that a database diff cannot see or would get wrong."""
-    for obj in model:
-        if obj.renamed_from:
-            yield Step(
-                f"rename object {obj.renamed_from} to {obj.name}",
-                "rename",
-                refused="renaming an object is not supported by this version",
-                hint=f"keep the name '{obj.renamed_from}' for now",
-            )
-        before = old.get(obj.name, {}).get("fields", {})
-        for f in obj.fields.values():
-            if f.name in before and before[f.name]["type"] != f.type:
-                yield Step(
-                    f"change {obj.name}.{f.name} from {before[f.name]['type']} to {f.type}",
-                    "change_type",
-                    refused=f"changing the type of {obj.name}.{f.name} is not supported by "
-                    "this version",
-                    hint=f"put back 'type: {before[f.name]['type']}', or add a new field "
-                    "and copy the values",
-                )
-
-
-def _describe(
-    upgrade_ops: ops.UpgradeOps, storage: StorageManager, old: dict[str, Any]
-) -> Iterator[Step]:
-    model = storage.model
-    created = {o.table_name for o in upgrade_ops.ops if isinstance(o, ops.CreateTableOp)}
-    for op_ in upgrade_ops.ops:
-        if getattr(op_, "table_name", None) in created and isinstance(
-            op_, ops.CreateIndexOp | ops.ModifyTableOps
-        ):
-            continue  # the indexes of a new table are part of creating it
-        if isinstance(op_, ops.CreateTableOp):
-            name = op_.table_name
-            if name in model:
-                count = len(list(model[name].fields.values()))
-                yield Step(f"create {name} ({count} fields)", "create_table")
-            elif name.startswith("ficha_"):
-                yield Step(f"create Ficha's table {name}", "create_table")
-            else:
-                yield Step(f"create the link table {name}", "create_table")
-        elif isinstance(op_, ops.DropTableOp):
-            yield Step(
-                f"drop table {op_.table_name}",
-                "drop_table",
-                refused=f"'{op_.table_name}' is no longer in the YAML but its table "
-                "still holds data; removing objects is not supported by this version",
-                hint="put the object's YAML back",
-            )
-        elif isinstance(op_, ops.ModifyTableOps):
-            for sub in op_.ops:
-                yield from _describe_table_op(op_.table_name, sub, model)
-        elif isinstance(op_, ops.CreateIndexOp | ops.DropIndexOp):
-            yield from _describe_table_op(op_.table_name or "", op_, model)
-        else:
-            yield Step(
-                f"{type(op_).__name__} on {getattr(op_, 'table_name', '?')}",
-                "other",
-                refused="this kind of change is not supported by this version",
-            )
-
-
-def _describe_table_op(table: str, op_: Any, model: Model) -> Iterator[Step]:
-    if isinstance(op_, ops.AddColumnOp):
-        yield Step(f"add field {table}.{op_.column.name}", "add_column")
-    elif isinstance(op_, ops.DropColumnOp):
-        yield Step(
-            f"drop field {table}.{op_.column_name}",
-            "drop_column",
-            refused=f"'{table}.{op_.column_name}' is no longer in the YAML but its "
-            "column still holds data; removing or renaming fields is not supported "
-            "by this version",
-            hint="put the field back in the YAML",
-        )
-    elif isinstance(op_, ops.CreateIndexOp):
-        what = "unique index" if op_.unique else "index"
-        cols = ", ".join(str(c) for c in op_.columns)
-        yield Step(f"add {what} on {table} ({cols})", "add_index")
-    elif isinstance(op_, ops.DropIndexOp):
-        yield Step(f"remove index {op_.index_name} of {table}", "drop_index")
-    elif isinstance(op_, ops.AddConstraintOp):
-        yield Step(f"add a {op_.constraint_type} constraint on {table}", "add_constraint")
-    elif isinstance(op_, ops.DropConstraintOp):
-        yield Step(f"remove constraint {op_.constraint_name} of {table}", "drop_constraint")
-    elif isinstance(op_, ops.AlterColumnOp):
-        yield Step(
-            f"alter {table}.{op_.column_name}",
-            "alter_column",
-            refused=f"altering {table}.{op_.column_name} is not supported by this version",
-        )
-    else:
-        yield Step(
-            f"{type(op_).__name__} on {table}",
-            "other",
-            refused="this kind of change is not supported by this version",
-        )
-
-
-# -- revision files ----------------------------------------------------------------------
-
-_TEMPLATE = '''"""{message}
-
-Written by `ficha migrate` on {date}. Review it like code; it replays on any database.
-
-Revision ID: {rev}
-Revises: {down}
-"""
-
-import sqlalchemy as sa
-from alembic import op
-from sqlalchemy import Text  # noqa: F401  (rendered inside JSONB types)
-from sqlalchemy.dialects import postgresql  # noqa: F401  (JSON columns use JSONB there)
-
-from storage.revision_helpers import record_model, set_fulltext  # noqa: F401
-
-revision = {rev!r}
-down_revision = {down!r}
-branch_labels = None
-depends_on = None
-
-MODEL = {model}
-
-
-def upgrade() -> None:
-{upgrade}
-
-
-def downgrade() -> None:
-{downgrade}
-'''
-
-
-def _indent(code: str) -> str:
-    lines = [
-        line for line in code.splitlines() if line.strip() and not line.strip().startswith("# ###")
-    ]
-    return "\n".join(lines) if lines else "    pass"
+# -- revision files ----------------------------------------------------------------------------
 
 
 def write_revision(
@@ -350,42 +174,119 @@ def write_revision(
     heads = script.get_heads()
     down = heads[0] if heads else None
     number = len(list(script.walk_revisions("base", "heads"))) + 1 if heads else 1
-    rev = f"{number:04d}_{secrets.token_hex(3)}"
-    steps = [s.description for s in plan.steps] or ["record the model"]
-    message = message or "; ".join(steps)[:200]
-    batch = storage.backend == "sqlite"
-    upgrade_ops = plan.upgrade_ops or ops.UpgradeOps([])
-    up = render_python_code(upgrade_ops, render_as_batch=batch)
-    down_code = render_python_code(upgrade_ops.reverse(), render_as_batch=batch)
-    up_lines = [_indent(up)]
-    for table, columns in plan.fulltext.items():
-        up_lines.append(f"    set_fulltext({table!r}, {columns!r})")
-    up_lines.append(f"    record_model(MODEL, {sorted(storage.tables.owned_table_names())!r})")
-    down_lines = [f"    set_fulltext({t!r}, [])" for t in plan.fulltext] + [_indent(down_code)]
-    text = _TEMPLATE.format(
-        message=message.replace('"""', "'''"),
-        date=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    rev = new_revision_id(number)
+    described = [s.description for s in plan.steps if s.code and s.kind != "fulltext"]
+    described = described or [s.description for s in plan.steps if s.code] or ["record the model"]
+    text = render(
+        [s for s in plan.steps if not s.refused],
         rev=rev,
         down=down,
-        model=pprint.pformat(plan.snapshot, indent=4, width=96, sort_dicts=True),
-        upgrade="\n".join(line for line in up_lines if line.strip() != "pass") or "    pass",
-        downgrade="\n".join(down_lines),
+        message=message or "; ".join(described)[:200],
+        snapshot=plan.snapshot,
+        tables=sorted(storage.tables.owned_table_names()),
     )
-    slug = re.sub(r"[^a-z0-9]+", "_", steps[0].lower()).strip("_")[:40]
-    path = migrations_dir / f"{rev}_{slug}.py"
+    path = migrations_dir / file_name(rev, described[0])
     path.write_text(text, encoding="utf-8")
     return path
 
 
-# -- applying ----------------------------------------------------------------------------
+# -- applying ----------------------------------------------------------------------------------
 
 
-def upgrade(storage: StorageManager, migrations_dir: Path) -> list[str]:
-    """Apply every revision file not yet applied, in one transaction where the database
-    has transactional DDL (SQLite, PostgreSQL). Returns the applied revision ids."""
+@contextlib.contextmanager
+def _migration_connection(storage: StorageManager) -> Iterator[sa.Connection]:
+    """One transaction for the whole run (MariaDB commits DDL anyway: see runtime.py).
+
+    SQLite runs it with foreign keys off, as its documentation requires for rebuilding
+    a table, and checks every key before committing."""
+    sqlite = storage.backend == "sqlite"
+    try:
+        with storage.engine.connect() as conn:
+            if sqlite:  # outside any transaction, where the pragma has an effect
+                conn.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+            try:
+                with conn.begin():
+                    yield conn
+                    if sqlite:
+                        broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+                        if broken:
+                            table, rowid, parent, _ = broken[0]
+                            raise StorageError(
+                                f"{len(broken)} record(s) would link to nothing, e.g. "
+                                f"{table} id {rowid} → {parent}; nothing was changed"
+                            )
+            finally:
+                if sqlite:
+                    conn.connection.driver_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
+    except sa.exc.OperationalError as exc:
+        raise StorageError(storage.explain(exc)) from exc
+
+
+def _run(
+    storage: StorageManager,
+    migrations_dir: Path,
+    fn: Any,
+    run: runtime.RunContext,
+) -> None:
     script = script_directory(migrations_dir)
     cfg = Config()
     cfg.set_main_option("script_location", str(migrations_dir))
+    token = runtime.using(run)
+    try:
+        with (
+            _migration_connection(storage) as conn,
+            EnvironmentContext(cfg, script, fn=fn) as env,
+        ):
+            env.configure(
+                connection=conn,
+                target_metadata=storage.tables.metadata,
+                version_table=VERSION_TABLE,
+                include_name=include_name(owned_tables(storage, conn)),
+            )
+            env.run_migrations()
+    except runtime.StepFailed as exc:
+        kept = (
+            "the steps before it stay applied (MariaDB cannot undo them); fix this and run "
+            "ficha migrate again to finish"
+            if storage.backend == "mariadb"
+            else "nothing was changed"
+        )
+        raise StorageError(f"{exc} ({kept})") from exc
+    finally:
+        runtime.reset(token)
+
+
+def upgrade(
+    storage: StorageManager,
+    migrations_dir: Path,
+    *,
+    allow_data_loss: bool = False,
+    run: runtime.RunContext | None = None,
+    backup_dir: Path | None = None,
+) -> tuple[list[str], list[Path]]:
+    """Apply every revision file not yet applied. Returns the applied revision ids and
+    the backups written first (for files that remove data)."""
+    script = script_directory(migrations_dir)
+    pending = [info(script, r.revision) for r in pending_revisions(storage, migrations_dir)]
+    destructive = [p for p in pending if p.destructive]
+    if destructive and not allow_data_loss:
+        listing = "; ".join(d for p in destructive for d in p.destructive)
+        raise MigrationRefused(
+            Plan(pending=[p.revision for p in pending]),
+            f"applying the migrations would delete data ({listing}); run ficha migrate "
+            "--allow-data-loss to accept (a backup is written first)",
+        )
+    backups: list[Path] = []
+    tables = sorted({t for p in destructive for t in p.backup})
+    if tables:
+        backups.append(
+            write_backup(
+                storage,
+                tables,
+                backup_dir or _backup_dir(migrations_dir),
+                f"before-{pending[0].revision}",
+            )
+        )
     applied: list[str] = []
 
     def do_upgrade(rev: Any, context: Any) -> Any:
@@ -393,51 +294,331 @@ def upgrade(storage: StorageManager, migrations_dir: Path) -> list[str]:
         applied.extend(s.revision.revision for s in steps)
         return steps
 
-    with (
-        storage.write() as conn,
-        EnvironmentContext(cfg, script, fn=do_upgrade, destination_rev="heads") as env,
-    ):
-        env.configure(
-            connection=conn,
-            target_metadata=storage.tables.metadata,
-            version_table=VERSION_TABLE,
-            render_as_batch=storage.backend == "sqlite",
-            include_name=_include_name(owned_tables(storage, conn)),
-        )
-        env.run_migrations()
-    return applied
+    _run(storage, migrations_dir, do_upgrade, run or _default_run())
+    return applied, backups
+
+
+def _backup_dir(migrations_dir: Path) -> Path:
+    return migrations_dir.parent / "data" / "backups"
+
+
+def _default_run() -> runtime.RunContext:
+    return runtime.RunContext(batch_rows=runtime.context().batch_rows)
 
 
 def migrate(
-    storage: StorageManager, migrations_dir: Path, message: str | None = None
+    storage: StorageManager,
+    migrations_dir: Path,
+    message: str | None = None,
+    *,
+    options: Options | None = None,
+    run: runtime.RunContext | None = None,
+    backup_dir: Path | None = None,
 ) -> tuple[Plan, list[str]]:
     """Bring the database to the model: pending revision files first, then a new revision
     for what remains. Refused steps stop everything before anything is written."""
+    options = options or Options()
     applied: list[str] = []
-    current = plan(storage, migrations_dir)
+    backups: list[Path] = []
+    current = plan(storage, migrations_dir, options)
     if current.pending:
-        applied += upgrade(storage, migrations_dir)
-        current = plan(storage, migrations_dir)
+        done, written = upgrade(
+            storage,
+            migrations_dir,
+            allow_data_loss=options.allow_data_loss,
+            run=run,
+            backup_dir=backup_dir,
+        )
+        applied += done
+        backups += written
+        current = plan(storage, migrations_dir, options)
     if current.refused:
         raise MigrationRefused(current)
     if current.steps or current.snapshot_changed:
         path = write_revision(current, storage, migrations_dir, message)
         try:
-            applied += upgrade(storage, migrations_dir)
-        except Exception:
-            path.unlink(missing_ok=True)  # a revision that did not apply is not kept
+            done, written = upgrade(
+                storage,
+                migrations_dir,
+                allow_data_loss=options.allow_data_loss,
+                run=run,
+                backup_dir=backup_dir,
+            )
+        except BaseException:
+            if not _partly_applied(storage, path):
+                path.unlink(missing_ok=True)  # a revision that did not apply is not kept
             raise
+        applied += done
+        backups += written
+    current.backups = backups
     return current, applied
 
 
+def _partly_applied(storage: StorageManager, path: Path) -> bool:
+    """True when an interrupted run left steps done (MariaDB): the file must stay so the
+    next `ficha migrate` can finish it."""
+    rev = path.name.split("_", 2)
+    revision = "_".join(rev[:2])
+    with storage.read() as conn:
+        return bool(runtime.steps_done(conn, revision))
+
+
+# -- rollback ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Rollback:
+    """What `ficha migrate --rollback` would undo, or why it cannot."""
+
+    revision: RevisionInfo | None
+    steps: list[str] = field(default_factory=list)
+    refused: str | None = None
+    hint: str | None = None
+    removes: list[str] = field(default_factory=list)  # data entered since, deleted by it
+    backups: list[Path] = field(default_factory=list)
+
+
+def rollback_plan(storage: StorageManager, migrations_dir: Path) -> Rollback:
+    script = script_directory(migrations_dir)
+    if pending_revisions(storage, migrations_dir):
+        return Rollback(
+            None,
+            refused="some revision files are not applied yet",
+            hint="run ficha migrate first (or remove those files)",
+        )
+    with storage.read() as conn:
+        heads = applied_revisions(conn)
+        if not heads:
+            return Rollback(None, refused="nothing to roll back: no migration was applied")
+        found = info(script, sorted(heads)[0])
+        removes = []
+        for table, column in found.undo_removes:
+            t = sa.table(table, *([sa.column(column)] if column else []))
+            if not sa.inspect(conn).has_table(table):
+                continue
+            query = sa.select(sa.func.count()).select_from(t)
+            if column:
+                query = query.where(t.c[column].is_not(None))
+            count = int(conn.execute(query).scalar() or 0)
+            if count:
+                where = f"{table}.{column}" if column else f"table {table}"
+                removes.append(f"{count:,} values in {where}")
+    result = Rollback(found, steps=[f"undo: {s}" for s in reversed(found.steps)], removes=removes)
+    if not found.written_by_ficha:
+        result.refused = f"{found.revision} was written by an earlier version of Ficha"
+        result.hint = "restore the database from a backup instead"
+    elif found.irreversible:
+        what, why = next(iter(found.irreversible.items()))
+        result.refused = f"'{what}' cannot be undone: {why}"
+        result.hint = (
+            "restore the backup written before it, or change the YAML back and migrate forward"
+        )
+    return result
+
+
+def rollback(
+    storage: StorageManager,
+    migrations_dir: Path,
+    *,
+    allow_data_loss: bool = False,
+    run: runtime.RunContext | None = None,
+    backup_dir: Path | None = None,
+) -> Rollback:
+    """Undo the last applied revision and move its file to migrations/rolled_back/."""
+    result = rollback_plan(storage, migrations_dir)
+    if result.refused or result.revision is None:
+        raise StorageError(
+            f"cannot roll back: {result.refused}" + (f" ({result.hint})" if result.hint else "")
+        )
+    if result.removes and not allow_data_loss:
+        raise StorageError(
+            "rolling back would delete "
+            + "; ".join(result.removes)
+            + " (entered since the migration); add --allow-data-loss to accept "
+            "(a backup is written first)"
+        )
+    revision = result.revision
+    if result.removes:
+        tables = sorted(
+            {r.split(" in ")[1].removeprefix("table ").split(".")[0] for r in result.removes}
+        )
+        result.backups.append(
+            write_backup(
+                storage,
+                tables,
+                backup_dir or _backup_dir(migrations_dir),
+                f"before-rollback-{revision.revision}",
+            )
+        )
+    script = script_directory(migrations_dir)
+    down = script.get_revision(revision.revision).down_revision
+
+    def do_downgrade(rev: Any, context: Any) -> Any:
+        return script._downgrade_revs(str(down) if down else "base", rev)
+
+    _run(storage, migrations_dir, do_downgrade, run or _default_run())
+    kept = migrations_dir / "rolled_back"
+    kept.mkdir(exist_ok=True)
+    shutil.move(str(revision.path), kept / revision.path.name)
+    return result
+
+
+# -- SQL for review ----------------------------------------------------------------------------
+
+
+def sql(storage: StorageManager, migrations_dir: Path, current: Plan) -> str:
+    """The SQL that `migrate` would run, as text (Alembic's offline mode): pending files
+    and the revision the plan would write. Data steps show one batch of their loop."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        for path in migrations_dir.glob("*.py"):
+            shutil.copy(path, folder / path.name)
+        if current.steps or current.snapshot_changed:
+            write_revision(current, storage, folder)
+        script = script_directory(folder)
+        with storage.read() as conn:
+            heads = sorted(applied_revisions(conn))
+        start = heads[0] if heads else None
+        buffer = io.StringIO()
+        cfg = Config(output_buffer=buffer)
+        cfg.set_main_option("script_location", str(folder))
+
+        def do_upgrade(rev: Any, context: Any) -> Any:
+            return script._upgrade_revs("heads", start or "base")
+
+        dialect = "mysql" if storage.backend == "mariadb" else storage.backend
+        with EnvironmentContext(
+            cfg, script, fn=do_upgrade, as_sql=True, starting_rev=start, destination_rev="heads"
+        ) as env:
+            env.configure(
+                dialect_name=dialect,
+                as_sql=True,
+                output_buffer=buffer,
+                version_table=VERSION_TABLE,
+                literal_binds=True,
+                transactional_ddl=storage.backend != "mariadb",
+            )
+            env.run_migrations()
+        return buffer.getvalue()
+
+
+# -- drift ----------------------------------------------------------------------------------
+
+
 def drift(storage: StorageManager) -> list[str]:
-    """Differences between the live database and the model (for `ficha check`)."""
+    """Differences between the live database and what Ficha last migrated it to: someone
+    changed it by hand (for `ficha check`). Only tables Ficha owns are looked at."""
     with storage.read() as conn:
         if not sa.inspect(conn).has_table(VERSION_TABLE):
             return []
-        script = produce_migrations(_migration_context(storage, conn), storage.tables.metadata)
-    assert script.upgrade_ops is not None
-    return [s.description for s in _describe(script.upgrade_ops, storage, {})]
+        recorded = read_meta(conn, "model") or {}
+        model = model_from_snapshot(recorded, storage.model.field_types)
+        metadata = build_tables(model).metadata if model is not None else storage.tables.metadata
+        owned = set(metadata.tables) | set(read_meta(conn, "tables") or [])
+        found = compare(conn, metadata, owned, storage.backend)
+        lines = [_drift_line(op_) for op_ in found.ops]
+        lines += _type_drift(conn, metadata, owned)
+    return [line for line in lines if line]
+
+
+def _drift_line(op_: Any) -> str:
+    from alembic.operations import ops
+
+    if isinstance(op_, ops.CreateTableOp):
+        return f"table {op_.table_name} is missing"
+    if isinstance(op_, ops.DropTableOp):
+        return f"table {op_.table_name} is not in the model"
+    if isinstance(op_, ops.ModifyTableOps):
+        return "; ".join(line for line in (_drift_line(o) for o in op_.ops) if line)
+    table = getattr(op_, "table_name", "?")
+    if isinstance(op_, ops.AddColumnOp):
+        return f"column {table}.{op_.column.name} is missing"
+    if isinstance(op_, ops.DropColumnOp):
+        return f"column {table}.{op_.column_name} is not in the model (added by hand?)"
+    if isinstance(op_, ops.CreateIndexOp):
+        return f"index {op_.index_name} of {table} is missing"
+    if isinstance(op_, ops.DropIndexOp):
+        return f"index {op_.index_name} of {table} is not in the model"
+    if isinstance(op_, ops.AddConstraintOp):
+        return f"a {op_.constraint_type} constraint of {table} is missing"
+    if isinstance(op_, ops.DropConstraintOp):
+        return f"constraint {op_.constraint_name} of {table} is not in the model"
+    if isinstance(op_, ops.AlterColumnOp):
+        return f"column {table}.{op_.column_name} was altered"
+    return f"{type(op_).__name__} on {table}"
+
+
+_FAMILIES = {
+    "INTEGER": "integer",
+    "BIGINT": "integer",
+    "SMALLINT": "integer",
+    "TINYINT": "integer",
+    "BOOLEAN": "integer",
+    "NUMERIC": "number",
+    "DECIMAL": "number",
+    "FLOAT": "number",
+    "REAL": "number",
+    "DOUBLE": "number",
+    "DOUBLE_PRECISION": "number",
+    "VARCHAR": "text",
+    "CHAR": "text",
+    "TEXT": "text",
+    "CLOB": "text",
+    "LONGTEXT": "text",
+    "JSON": "text",
+    "JSONB": "text",
+    "DATE": "date",
+    "DATETIME": "datetime",
+    "TIMESTAMP": "datetime",
+}
+
+
+def _type_drift(conn: sa.Connection, metadata: sa.MetaData, owned: set[str]) -> list[str]:
+    """Columns whose type family changed by hand (a number column made text, a shorter
+    text). Exact types differ per database, so only what matters is compared."""
+    insp = sa.inspect(conn)
+    lines = []
+    for table in metadata.sorted_tables:
+        if table.name not in owned or not insp.has_table(table.name):
+            continue
+        live = {c["name"]: c["type"] for c in insp.get_columns(table.name)}
+        for column in table.columns:
+            found = live.get(column.name)
+            if found is None:
+                continue
+            expected = column.type.dialect_impl(conn.dialect)
+            want, have = _family(expected), _family(found)
+            if want and have and want != have and {want, have} != {"date", "datetime"}:
+                lines.append(
+                    f"column {table.name}.{column.name} is {_sql(found)}, the model "
+                    f"says {_sql(expected)}"
+                )
+            elif (
+                want == have == "text"
+                and _length(found)
+                and _length(expected)
+                and (_length(found) != _length(expected))
+            ):
+                lines.append(
+                    f"column {table.name}.{column.name} holds up to "
+                    f"{_length(found)} characters, the model says {_length(expected)}"
+                )
+    return lines
+
+
+def _family(type_: Any) -> str | None:
+    name = type(type_).__name__.upper()
+    visit = getattr(type_, "__visit_name__", "").upper()
+    return _FAMILIES.get(name) or _FAMILIES.get(visit)
+
+
+def _length(type_: Any) -> int | None:
+    length = getattr(type_, "length", None)
+    return int(length) if length else None
+
+
+def _sql(type_: Any) -> str:
+    return type(type_).__name__.lower()
 
 
 def fulltext_objects(storage: StorageManager) -> dict[str, str]:
