@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from framework.errors import FichaError, ModelError, SettingsError, StorageError
+from modeler.keys import SYSTEM_PACK
 from modeler.problems import Problem
 
 console = Console(highlight=False)
@@ -226,10 +227,12 @@ def check(project: Path) -> None:
     if ficha.warnings:
         print_problems(ficha.warnings)
     model = ficha.model
-    fields = sum(len(o.fields) for o in model)
+    own = [o for o in model if o.pack != SYSTEM_PACK]
+    fields = sum(len(o.fields) for o in own)
+    packs = [p.name for p in model.packs if p.name != SYSTEM_PACK]
     console.print(
-        f"[green]✓[/green] {len(model.objects)} objects, {fields} fields, "
-        f"packs: {', '.join(p.name for p in model.packs) or 'none'}"
+        f"[green]✓[/green] {len(own)} objects, {fields} fields, "
+        f"packs: {', '.join(packs) or 'none'} (plus Ficha's users, teams and notifications)"
     )
     try:
         ficha.storage.check_connection()
@@ -519,7 +522,7 @@ def demo(
     _, applied = run(ficha.storage, ficha.settings.migrations_dir, "demo database")
     if applied:
         console.print(f"[green]✓[/green] database ready ({ficha.storage.display_url})")
-    first = ficha.model.packs[0].name if ficha.model.packs else None
+    first = next((p.name for p in ficha.model.packs if p.name != SYSTEM_PACK), None)
     empty = True
     if first:
         with ficha.storage.read() as conn:

@@ -4,7 +4,7 @@ Reader (one query per page, joins for linked titles); writes go to the RecordSer
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
@@ -284,12 +284,18 @@ class RecordView(BaseModelView):
 
     # -- writes: all through the records service -------------------------------------------
 
-    async def validate_fields(self, request: Request, data: dict[str, Any]) -> None:
+    async def validate_fields(
+        self, request: Request, data: dict[str, Any], exclude: Collection[str] = ()
+    ) -> None:
         """Only uploads are checked here (size, type). Every other value goes to the
         records service, which checks them all at once and says why in its own words."""
         errors: dict[str | int, Any] = {}
         for field in self.get_fields_list(request):
-            if isinstance(field, sa_fields.FileField) and field.name in data:
+            if (
+                isinstance(field, sa_fields.FileField)
+                and field.name in data
+                and (field.name not in exclude)
+            ):
                 try:
                     await field.validate(request, data[field.name], data)
                 except ValueError as exc:

@@ -17,6 +17,7 @@ from framework.records import RecordService
 from framework.settings import Settings
 from modeler.build import Source, build_model, build_model_with_warnings
 from modeler.fieldtypes import CoerceContext, FieldTypeRegistry
+from modeler.keys import SYSTEM_PACK
 from modeler.problems import Problem, did_you_mean
 from modeler.schema import Model, PackInfo, SourcePos
 from plugins.manager import FichaPluginManager, get_plugin_manager
@@ -66,7 +67,7 @@ def enabled_packs(settings: Settings, pm: FichaPluginManager) -> list[PackInfo]:
             add(required, name)
         ordered.append(pack)
 
-    for name in settings.packs:
+    for name in (SYSTEM_PACK, *settings.packs):
         add(name, None)
     if problems:
         raise SettingsError(problems)

@@ -173,7 +173,8 @@ class _Builder:
         name = name_node.value
         if not self.name(name, name_node.pos, "object"):
             return None, None
-        if name.startswith("ficha_") or name in keys.RESERVED_OBJECT_NAMES:
+        reserved = name.startswith("ficha_") or name in keys.RESERVED_OBJECT_NAMES
+        if reserved and pack != keys.SYSTEM_PACK:
             self.error(
                 "M023",
                 f"'{name}' is reserved for Ficha's own tables",
@@ -324,11 +325,21 @@ class _Builder:
             pack=pack,
             positions=MappingProxyType({k: v.pos for k, v in spec.items()}),
             **self.evolution_keys(name, spec, ftype, tuple(v.code for v in values)),
+            **self.behaviour_keys(spec),
         )
         from modeler.checks import check_field
 
         self.problems.extend(check_field(field, ftype, spec))
+        if field.formula is not None and not field.stored:
+            field = dataclasses.replace(field, kind="virtual")  # computed when read
         return field
+
+    def behaviour_keys(self, spec: Node) -> dict[str, Any]:
+        from modeler.behaviour import read_field_keys
+
+        found, problems = read_field_keys(spec)
+        self.problems.extend(problems)
+        return found
 
     def evolution_keys(
         self, name: str, spec: Node, ftype: Any, codes: tuple[str, ...]
@@ -402,7 +413,21 @@ class _Builder:
             + self.index_defs(doc.get("indexes"), unique=False)
             + (self.index_defs(doc.get("unique"), unique=True))
         )
-        return dataclasses.replace(obj, list=list_spec, form=form, indexes=indexes)
+        return dataclasses.replace(
+            obj, list=list_spec, form=form, indexes=indexes, **self.behaviour(obj, doc)
+        )
+
+    def behaviour(self, obj: ObjectDef, doc: Node) -> dict[str, Any]:
+        """validations / workflow / rules; an extension adds to those of the pack."""
+        from modeler.behaviour import read_object_keys
+
+        found, problems = read_object_keys(doc)
+        self.problems.extend(problems)
+        if "validations" in found:
+            found["validations"] = obj.validations + found["validations"]
+        if "rules" in found:
+            found["rules"] = obj.rules + found["rules"]
+        return found
 
     def list_spec(self, node: Node | None, base: ListSpec) -> ListSpec:
         if node is None or not self.expect_map(node, "list"):

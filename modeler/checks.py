@@ -322,6 +322,10 @@ def check_model(model: Model) -> list[Problem]:
     from modeler.evolution import check_model_evolution
 
     problems.extend(check_model_evolution(model))
+    from modeler.behaviour import check_object
+
+    for obj in model:
+        problems.extend(check_object(obj))
     return problems
 
 

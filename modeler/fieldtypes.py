@@ -318,8 +318,9 @@ def _json_type(f: FieldDef) -> sa.types.TypeEngine[Any]:
     from sqlalchemy.dialects import postgresql
 
     # None is stored as SQL NULL (not the JSON text 'null'), so "is null" means one thing.
-    return sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True),
-                                                   "postgresql")
+    return sa.JSON(none_as_null=True).with_variant(
+        postgresql.JSONB(none_as_null=True), "postgresql"
+    )
 
 
 def _fixed(length: int) -> Callable[[FieldDef], sa.types.TypeEngine[Any]]:

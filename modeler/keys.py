@@ -32,6 +32,10 @@ OBJECT_KEYS = frozenset(
         "indexes",
         "unique",
         "renamed_from",
+        # behaviour (modeler/behaviour.py)
+        "validations",
+        "workflow",
+        "rules",
     }
 )
 EXTENSION_KEYS = frozenset(
@@ -47,6 +51,10 @@ EXTENSION_KEYS = frozenset(
         "form",
         "indexes",
         "unique",
+        # behaviour (modeler/behaviour.py)
+        "validations",
+        "workflow",
+        "rules",
     }
 )
 FIELD_KEYS = frozenset(
@@ -70,6 +78,12 @@ FIELD_KEYS = frozenset(
         "renamed_values",
         "convert",
         "backfill",
+        # behaviour (modeler/behaviour.py)
+        "formula",
+        "stored",
+        "required_when",
+        "read_only_when",
+        "visible_when",
     }
 )
 #: keys that only some field types take (the type says which in FieldType.options)
@@ -131,7 +145,11 @@ RESERVED_FIELD_NAMES = (
     # attributes of SQLAlchemy mapped classes
     | frozenset({"metadata", "registry", "query", "mro"})
 )
-RESERVED_OBJECT_NAMES = frozenset({"alembic_version", "user", "users", "role", "roles"})
+RESERVED_OBJECT_NAMES = frozenset(
+    {"alembic_version", "user", "team", "notification", "email_message"}
+)
+#: the pack of Ficha's own objects (users, teams, notifications …), always enabled
+SYSTEM_PACK = "ficha"
 
 ON_DELETE = frozenset({"restrict", "cascade", "set_null"})
 

@@ -47,6 +47,17 @@ class ChoiceValue:
 
 
 @dataclass(frozen=True, slots=True)
+class ExprText:
+    """An expression as written in the YAML (checked by the framework at load)."""
+
+    text: str
+    pos: SourcePos = UNKNOWN_POS
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True, slots=True)
 class FieldDef:
     """One field of an object. `options` holds the type-specific keys, already checked."""
 
@@ -85,6 +96,12 @@ class FieldDef:
     renamed_values: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     convert: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     backfill: Any = None
+    # behaviour (see modeler/behaviour.py): a formula and conditions on the field
+    formula: ExprText | None = None
+    stored: bool = True
+    required_when: ExprText | None = None
+    read_only_when: ExprText | None = None
+    visible_when: ExprText | None = None
     # everything else the field type declared as its own
     options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     pack: str = ""
@@ -156,6 +173,64 @@ class IndexDef:
 
 
 @dataclass(frozen=True, slots=True)
+class ValidationDef:
+    """A condition every saved record must meet, with the message when it does not."""
+
+    check: ExprText
+    message: str
+    field: str | None = None  # where the message shows; the whole record when None
+    when: ExprText | None = None
+    pos: SourcePos = UNKNOWN_POS
+
+
+@dataclass(frozen=True, slots=True)
+class TransitionDef:
+    sources: tuple[str, ...]  # states it leaves from; ("*",) for any
+    target: str
+    guard: ExprText | None = None
+    roles: tuple[str, ...] = ()
+    label: str = ""
+    pos: SourcePos = UNKNOWN_POS
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowDef:
+    """A choice field as a state machine: only declared transitions are allowed."""
+
+    field: str
+    transitions: tuple[TransitionDef, ...]
+    pos: SourcePos = UNKNOWN_POS
+
+    def allowed_from(self, state: str | None) -> tuple[TransitionDef, ...]:
+        return tuple(t for t in self.transitions if "*" in t.sources or (state or "") in t.sources)
+
+
+@dataclass(frozen=True, slots=True)
+class ActionDef:
+    """One thing a rule does: `kind` is the action's name, `options` its settings."""
+
+    kind: str
+    options: Mapping[str, Any]
+    pos: SourcePos = UNKNOWN_POS
+
+
+@dataclass(frozen=True, slots=True)
+class RuleDef:
+    """When something happens (and a condition holds), do these actions."""
+
+    name: str
+    on: str  # create | update | save | delete | change | transition | schedule | after
+    actions: tuple[ActionDef, ...]
+    condition: ExprText | None = None
+    field: str | None = None  # for change and transition
+    to: str | None = None  # for transition: the state entered
+    schedule: str | None = None  # for schedule: "daily 07:00", "hourly", "every 15 minutes"
+    delay_minutes: int = 0  # for after: minutes after the event
+    after_event: str = "save"  # for after: which event starts the clock
+    pos: SourcePos = UNKNOWN_POS
+
+
+@dataclass(frozen=True, slots=True)
 class ObjectDef:
     name: str
     label: str
@@ -170,6 +245,9 @@ class ObjectDef:
     form: FormSpec = FormSpec()
     indexes: tuple[IndexDef, ...] = ()
     renamed_from: str | None = None
+    validations: tuple[ValidationDef, ...] = ()
+    workflow: WorkflowDef | None = None
+    rules: tuple[RuleDef, ...] = ()
 
     def field(self, name: str) -> FieldDef:
         return self.fields[name]

@@ -20,7 +20,7 @@ log = logging.getLogger("ficha.plugins")
 ENTRY_POINT_GROUP = "ficha"
 
 #: Ficha's own features, registered exactly like outside plugins.
-BUILTINS = ("verticals.core",)
+BUILTINS = ("framework.system", "verticals.core")
 
 
 @dataclass(frozen=True)

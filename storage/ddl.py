@@ -83,21 +83,18 @@ def rename_table(old: str, new: str) -> None:
         return
     _rename_derived(new, lambda cols: (old, cols), lambda cols: (new, cols))
     if backend() == "postgresql":
-        run(
-            sa.text(
-                f"ALTER TABLE {quote(new)} RENAME CONSTRAINT {quote('pk_' + old)} "
-                f"TO {quote('pk_' + new)}"
+        primary = inspector().get_pk_constraint(new).get("name")
+        if primary == f"pk_{old}":
+            _rename_constraint(new, primary, f"pk_{new}")
+        if has_column(new, "id"):
+            sequence = (
+                bind()
+                .execute(sa.text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": quote(new)})
+                .scalar()
             )
-        )
-        sequence = (
-            bind()
-            .execute(sa.text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": quote(new)})
-            .scalar()
-        )
-        if sequence:
-            run(
-                sa.text(f"ALTER SEQUENCE {sequence} RENAME TO {quote(short_name(new + '_id_seq'))}")
-            )
+            if sequence:  # it keeps the old name otherwise, and a new object could want it
+                renamed = quote(short_name(f"{new}_id_seq"))
+                run(sa.text(f"ALTER SEQUENCE {sequence} RENAME TO {renamed}"))
 
 
 # -- columns --------------------------------------------------------------------------------

@@ -171,6 +171,11 @@ class ConversionPlanning(PlanState):
             indexes=indexes,
         )
         undo, why = self._undo_conversion(c, target_table)
+        if coerce:
+            why = (
+                f"{failures:,} values of {diff.label} were emptied by --coerce null (they are "
+                "in the backup taken before)"
+            )
         self.add(
             Step(
                 f"change {label}"

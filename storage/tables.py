@@ -102,10 +102,11 @@ def build_tables(model: Model) -> Tables:
     metadata = sa.MetaData(naming_convention=NAMING)
     tables = Tables(metadata)
     _system_tables(tables)
+    deferred = deferred_links(model)
     for obj in model:
         columns: list[Any] = _system_columns()
         for f in obj.stored_fields():
-            columns.append(_column(model, obj, f))
+            columns.append(_column(model, obj, f, (obj.name, f.name) in deferred))
         # No comments on tables or columns: labels live in the YAML, and a label change
         # must not show up as a schema difference.
         table = sa.Table(obj.table_name, metadata, *columns)
@@ -125,14 +126,57 @@ def build_tables(model: Model) -> Tables:
     return tables
 
 
-def _column(model: Model, obj: ObjectDef, f: FieldDef) -> sa.Column[Any]:
+def deferred_links(model: Model) -> set[tuple[str, str]]:
+    """Links that close a cycle between objects (user.team → team, team.manager → user).
+
+    Their foreign keys are added after both tables exist (`use_alter`), so tables can be
+    created in an order; each cycle is broken at the links that point forward in the
+    model's order."""
+    order = {obj.name: i for i, obj in enumerate(model)}
+    graph = {
+        obj.name: {
+            f.target
+            for f in obj.fields.values()
+            if f.kind == LINK and f.target in order and f.target != obj.name
+        }
+        for obj in model
+    }
+
+    def reaches(start: str, goal: str) -> bool:
+        seen, todo = set(), [start]
+        while todo:
+            node = todo.pop()
+            if node == goal:
+                return True
+            if node not in seen:
+                seen.add(node)
+                todo.extend(graph.get(node, ()))
+        return False
+
+    return {
+        (obj.name, f.name)
+        for obj in model
+        for f in obj.fields.values()
+        if f.kind == LINK
+        and f.target in order
+        and f.target != obj.name
+        and order[f.target] > order[obj.name]
+        and reaches(f.target or "", obj.name)
+    }
+
+
+def _column(model: Model, obj: ObjectDef, f: FieldDef, deferred: bool = False) -> sa.Column[Any]:
     ftype = model.field_types.get(f.type)
     assert ftype.sql_type is not None
     args: list[Any] = []
     kwargs: dict[str, Any] = {}
     if f.kind == LINK:
         target = model[f.target or ""]
-        args.append(sa.ForeignKey(f"{target.table_name}.id", ondelete=_ON_DELETE[f.on_delete]))
+        args.append(
+            sa.ForeignKey(
+                f"{target.table_name}.id", ondelete=_ON_DELETE[f.on_delete], use_alter=deferred
+            )
+        )
         sql_type: Any = _id_type()
         kwargs["index"] = not f.unique  # links are joined and filtered on all the time
     else:

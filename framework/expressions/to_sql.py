@@ -199,8 +199,11 @@ class SqlCompiler:
         if name == "len":
             return self.dialect.char_length(args[0])
         if name == "contains":
-            if node.args[0].type.kind == "list":
-                return self.dialect.list_contains(args[0], args[1])
+            if node.args[0].type.kind == "list":  # unknown when the list is empty (NULL)
+                return sa.case(
+                    (args[0].is_(None), sa.null()),
+                    else_=self.dialect.list_contains(args[0], args[1]),
+                )
             position = self.dialect.position(sa.func.lower(args[0]), sa.func.lower(args[1]))
             return sa.case(
                 (sa.or_(args[0].is_(None), args[1].is_(None)), sa.null()), else_=position > 0

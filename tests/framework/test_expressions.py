@@ -17,8 +17,8 @@ from framework.expressions.resolver import SqlAggregateResolver, StorageResolver
 from tests.conftest import ProjectFactory
 from tests.samples import SHOP
 
-TEAM = """
-object: team
+CREW = """
+object: crew
 fields:
   name: string
   level: integer
@@ -35,7 +35,7 @@ fields:
   day: date
   at: datetime
   tags: {type: multichoice, values: [x, y, z]}
-  team: {type: link, object: team}
+  crew: {type: link, object: crew}
 """
 NOW = dt.datetime(2025, 6, 15, 12, 0, 0)
 CONTEXT = Context(user={"id": 1, "team": "north"}, now=NOW)
@@ -147,7 +147,7 @@ ITEMS = st.lists(
                 )
             ),
             "tags": st.lists(st.sampled_from(["x", "y", "z"]), unique=True, max_size=2),
-            "team": st.integers(0, 2),
+            "crew": st.integers(0, 2),
         }
     ),
     min_size=1,
@@ -165,7 +165,7 @@ def lit_text() -> st.SearchStrategy[str]:
 int_expr = st.deferred(
     lambda: st.one_of(
         st.sampled_from(
-            ["n", "team.level", "len(t)", "year(day)", "month(day)", "days_between(day, today())"]
+            ["n", "crew.level", "len(t)", "year(day)", "month(day)", "days_between(day, today())"]
         ),
         INT.map(str),
         st.tuples(int_expr, st.sampled_from(["+", "-", "*"]), int_expr).map(
@@ -184,7 +184,7 @@ dec_expr = st.deferred(
     )
 )
 text_expr = st.one_of(
-    st.sampled_from(["t", "c", "team.name", "lower(t)", "upper(t)", "trim(t)", "t + c"]), lit_text()
+    st.sampled_from(["t", "c", "crew.name", "lower(t)", "upper(t)", "trim(t)", "t + c"]), lit_text()
 )
 OPS = st.sampled_from(["==", "!=", "<", "<=", ">", ">="])
 item_bool = st.deferred(
@@ -193,7 +193,7 @@ item_bool = st.deferred(
         st.tuples(dec_expr, OPS, dec_expr).map(" ".join),
         st.tuples(text_expr, OPS, text_expr).map(" ".join),
         st.tuples(
-            st.sampled_from(["n", "d", "t", "c", "flag", "day", "team.name"]),
+            st.sampled_from(["n", "d", "t", "c", "flag", "day", "crew.name"]),
             st.sampled_from(["is null", "is not null"]),
         ).map(" ".join),
         st.sampled_from(
@@ -213,7 +213,7 @@ item_bool = st.deferred(
                 "day + 3d > today()",
                 "at - 30m < now()",
                 'day >= "2025-06-01"',
-                "team == 1",
+                "crew == 1",
                 "coalesce(n, 0) > 2",
                 "if(flag, n, 0 - n) > 0",
                 "abs(n) > 3",
@@ -254,11 +254,11 @@ class PlainResolver(StorageResolver):
 
 def _load(ficha, teams: list[dict], items: list[dict]) -> None:
     with ficha.storage.write() as conn:
-        for table in ("item", "team"):
+        for table in ("item", "crew"):
             conn.execute(ficha.storage.table(table).delete())
-    team_ids = [ficha.records.create("team", t).id for t in teams]
+    crew_ids = [ficha.records.create("crew", t).id for t in teams]
     for item in items:
-        ficha.records.create("item", {**item, "team": team_ids[item["team"]]})
+        ficha.records.create("item", {**item, "crew": crew_ids[item["crew"]]})
 
 
 def _agree(ficha, object_name: str, texts: list[str]) -> None:
@@ -284,7 +284,7 @@ def _agree(ficha, object_name: str, texts: list[str]) -> None:
 
 @pytest.fixture
 def two_objects(project: ProjectFactory):
-    return project.migrated({"team": TEAM, "item": ITEM})
+    return project.migrated({"crew": CREW, "item": ITEM})
 
 
 @settings(
@@ -308,13 +308,13 @@ def test_python_and_sql_select_the_same_records(
 ) -> None:
     _load(two_objects, teams, items)
     _agree(two_objects, "item", item_conditions)
-    _agree(two_objects, "team", team_conditions)
+    _agree(two_objects, "crew", team_conditions)
 
 
 @pytest.fixture
 def item_model(tmp_path: Path):
     factory = ProjectFactory(tmp_path / "p", f"sqlite:///{tmp_path / 'p.sqlite'}")
-    factory.write({"team": TEAM, "item": ITEM})
+    factory.write({"crew": CREW, "item": ITEM})
     yield factory.load().model
     factory.close()
 
@@ -343,4 +343,4 @@ def test_the_generators_make_mostly_valid_expressions(item_model, samples, team_
         return count
 
     assert valid(samples, "item") >= 20, samples
-    assert valid(team_samples, "team") >= 10, team_samples
+    assert valid(team_samples, "crew") >= 10, team_samples
