@@ -294,34 +294,33 @@ def show_plan(plan: Any) -> None:
 
 
 class _ProgressPrinter:
-    """Shows the batches of long steps, then their rows per second."""
+    """Shows long steps as they go (a line every few seconds, readable in a log too),
+    then each one's rows per second."""
 
     def __init__(self) -> None:
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self.progress = Progress(
-            TextColumn("  {task.description}"),
-            BarColumn(),
-            TextColumn("{task.completed:,}/{task.total:,} rows"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        )
-        self.tasks: dict[str, Any] = {}
+        self.shown: dict[str, float] = {}
 
     def __call__(self, event: Any) -> None:
-        if event.label not in self.tasks:
-            self.progress.start()
-            self.tasks[event.label] = self.progress.add_task(event.label, total=event.total)
-        self.progress.update(self.tasks[event.label], completed=event.done)
+        import time
+
         if event.finished:
-            self.progress.remove_task(self.tasks.pop(event.label))
-            if not self.tasks:
-                self.progress.stop()
+            self.shown.pop(event.label, None)
             console.print(
                 f"  [green]✓[/green] {event.label}: {event.done:,} rows in "
                 f"{event.seconds:.1f} s ({event.rows_per_second:,.0f} rows/s)"
             )
+            return
+        last = self.shown.setdefault(event.label, time.monotonic())
+        if event.total and time.monotonic() - last >= 2:
+            self.shown[event.label] = time.monotonic()
+            console.print(
+                f"    {event.label}: {event.done:,} of {event.total:,} rows "
+                f"({100 * event.done // max(event.total, 1)}%)"
+            )
+
+    @staticmethod
+    def notice(text: str) -> None:
+        console.print(f"[green]✓[/green] {text}", soft_wrap=True)
 
 
 def _rollback(ficha: Any, plan_only: bool, allow_data_loss: bool) -> None:
@@ -352,10 +351,8 @@ def _rollback(ficha: Any, plan_only: bool, allow_data_loss: bool) -> None:
         ficha.storage,
         ficha.settings.migrations_dir,
         allow_data_loss=allow_data_loss,
-        run=RunContext(reporter=_ProgressPrinter()),
+        run=RunContext(reporter=_ProgressPrinter(), notice=_ProgressPrinter.notice),
     )
-    for path in done.backups:
-        console.print(f"[green]✓[/green] backup written to {path}")
     assert done.revision is not None
     console.print(
         f"[green]✓ rolled back[/green] {done.revision.revision} (its file is now in "
@@ -439,19 +436,21 @@ def migrate(
     if current.destructive and not yes and sys.stdin.isatty():
         click.confirm("This deletes data (a backup is written first). Continue?", abort=True)
     try:
-        done, applied = run(
+        _, applied = run(
             ficha.storage,
             ficha.settings.migrations_dir,
             message,
             options=options,
-            run=RunContext(reporter=_ProgressPrinter(), phone_region=ficha.settings.phone_region),
+            run=RunContext(
+                reporter=_ProgressPrinter(),
+                notice=_ProgressPrinter.notice,
+                phone_region=ficha.settings.phone_region,
+            ),
         )
     except MigrationRefused as exc:
         show_plan(exc.plan)
         err.print(f"[red]Nothing was changed:[/red] {exc}", soft_wrap=True)
         sys.exit(1)
-    for path in done.backups:
-        console.print(f"[green]✓[/green] backup written to {path}")
     console.print(f"[green]✓ applied[/green] {', '.join(applied)}")
     ficha.close()
 

@@ -35,6 +35,12 @@ def _screens(options: Options, console: Console) -> None:
     screens.run(options, console)
 
 
+def _migrations(options: Options, console: Console) -> None:
+    from bench import migrations
+
+    migrations.run(options, console)
+
+
 #: Every benchmark, by the name `--only` takes. Add yours here.
 BENCHMARKS: dict[str, Benchmark] = {
     b.name: b
@@ -44,6 +50,12 @@ BENCHMARKS: dict[str, Benchmark] = {
             "list, page 1000, lookups, search, sort and detail pages of a "
             "customer object, against the raw SQL each page runs",
             _screens,
+        ),
+        Benchmark(
+            "migrations",
+            "ficha migrate on 10,000 rows and --rows: adding a field (no rebuild), "
+            "a SQLite rebuild with rows/s, a type conversion with rows/s",
+            _migrations,
         ),
     )
 }

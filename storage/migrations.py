@@ -34,7 +34,7 @@ from storage.manager import StorageError, StorageManager
 from storage.planner import Planner
 from storage.revisions import RevisionInfo, file_name, info, new_revision_id, render
 from storage.snapshot import model_from_snapshot, snapshot
-from storage.steps import Options, Step
+from storage.steps import Options, Step, plural
 from storage.tables import build_tables
 
 __all__ = [
@@ -276,17 +276,14 @@ def upgrade(
             f"applying the migrations would delete data ({listing}); run ficha migrate "
             "--allow-data-loss to accept (a backup is written first)",
         )
+    run = run or _default_run()
     backups: list[Path] = []
     tables = sorted({t for p in destructive for t in p.backup})
     if tables:
-        backups.append(
-            write_backup(
-                storage,
-                tables,
-                backup_dir or _backup_dir(migrations_dir),
-                f"before-{pending[0].revision}",
-            )
-        )
+        folder = backup_dir or _backup_dir(migrations_dir)
+        backups.append(write_backup(storage, tables, folder, f"before-{pending[0].revision}"))
+        if run.notice:
+            run.notice(f"backup written to {backups[-1]}")
     applied: list[str] = []
 
     def do_upgrade(rev: Any, context: Any) -> Any:
@@ -294,7 +291,12 @@ def upgrade(
         applied.extend(s.revision.revision for s in steps)
         return steps
 
-    _run(storage, migrations_dir, do_upgrade, run or _default_run())
+    try:
+        _run(storage, migrations_dir, do_upgrade, run)
+    except StorageError as exc:
+        if backups:
+            raise StorageError(f"{exc}; the backup written before is {backups[-1]}") from exc
+        raise
     return applied, backups
 
 
@@ -402,7 +404,7 @@ def rollback_plan(storage: StorageManager, migrations_dir: Path) -> Rollback:
             count = int(conn.execute(query).scalar() or 0)
             if count:
                 where = f"{table}.{column}" if column else f"table {table}"
-                removes.append(f"{count:,} values in {where}")
+                removes.append(f"{plural(count, 'value')} in {where}")
     result = Rollback(found, steps=[f"undo: {s}" for s in reversed(found.steps)], removes=removes)
     if not found.written_by_ficha:
         result.refused = f"{found.revision} was written by an earlier version of Ficha"
@@ -442,14 +444,12 @@ def rollback(
         tables = sorted(
             {r.split(" in ")[1].removeprefix("table ").split(".")[0] for r in result.removes}
         )
+        folder = backup_dir or _backup_dir(migrations_dir)
         result.backups.append(
-            write_backup(
-                storage,
-                tables,
-                backup_dir or _backup_dir(migrations_dir),
-                f"before-rollback-{revision.revision}",
-            )
+            write_backup(storage, tables, folder, f"before-rollback-{revision.revision}")
         )
+        if run and run.notice:
+            run.notice(f"backup written to {result.backups[-1]}")
     script = script_directory(migrations_dir)
     down = script.get_revision(revision.revision).down_revision
 
@@ -512,7 +512,11 @@ def drift(storage: StorageManager) -> list[str]:
         if not sa.inspect(conn).has_table(VERSION_TABLE):
             return []
         recorded = read_meta(conn, "model") or {}
-        model = model_from_snapshot(recorded, storage.model.field_types)
+        # What Ficha made: the tables of the model now if it was migrated to (exact), else
+        # the tables the recorded model had (the YAML changed since: not drift).
+        model = None
+        if recorded != snapshot(storage.model):
+            model = model_from_snapshot(recorded, storage.model.field_types)
         metadata = build_tables(model).metadata if model is not None else storage.tables.metadata
         owned = set(metadata.tables) | set(read_meta(conn, "tables") or [])
         found = compare(conn, metadata, owned, storage.backend)

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from modeler.fieldtypes import LINK, MANY_TO_MANY
 from storage import conversions as conv
 from storage.evolution import FieldDiff, field_diffs, type_changed
-from storage.steps import CONVERT, PlanState, Step, call, old_column
+from storage.steps import CONVERT, PlanState, Step, call, old_column, plural
 from storage.tables import column_name, short_name
 
 
@@ -43,6 +43,7 @@ class ConversionPlanning(PlanState):
                     Step(
                         f"change {label}",
                         "change_type",
+                        phase=CONVERT,
                         refused=kind.why,
                         hint=f"put back 'type: {diff.old.get('type')}', or add a new "
                         "field, copy the values, and remove the old one",
@@ -133,7 +134,24 @@ class ConversionPlanning(PlanState):
         failures, examples = self._failures(c, mapping)
         coerce = bool(failures) and self.options.coerce_null
         step_kwargs: dict[str, Any] = {}
-        if failures:
+        if failures and c.how == "single_pair":
+            ids = ", ".join(str(ident) for ident, _ in examples)
+            notes.append(f"{plural(failures, 'record')} link to several, e.g. ids {ids}")
+            if not self.options.coerce_null:
+                step_kwargs["refused"] = (
+                    f"{plural(failures, 'record')} of {diff.obj.name} link to several "
+                    f"records through {f.name} (ids {ids}); a link holds one"
+                )
+                step_kwargs["hint"] = (
+                    "keep one link on each (in the screens), or run ficha migrate --coerce "
+                    "null to empty theirs"
+                )
+            elif not self.options.allow_data_loss:
+                step_kwargs["refused"] = (
+                    f"--coerce null would empty {f.name} on {plural(failures, 'record')}"
+                )
+                step_kwargs["hint"] = "add --allow-data-loss to accept that"
+        elif failures:
             shown = conv.describe_examples(examples)
             notes.append(f"{failures:,} value(s) do not convert, e.g. {shown}")
             if not self.options.coerce_null:
@@ -173,8 +191,8 @@ class ConversionPlanning(PlanState):
         undo, why = self._undo_conversion(c, target_table)
         if coerce:
             why = (
-                f"{failures:,} values of {diff.label} were emptied by --coerce null (they are "
-                "in the backup taken before)"
+                f"{plural(failures, 'value')} of {diff.label} were emptied by --coerce null (in "
+                "the backup taken before)"
             )
         self.add(
             Step(
@@ -190,7 +208,9 @@ class ConversionPlanning(PlanState):
                 undo=undo,
                 irreversible=why,
                 destructive=(
-                    f"{failures:,} values of {diff.label} that do not convert" if coerce else None
+                    f"{plural(failures, 'value')} of {diff.label} that do not convert"
+                    if coerce
+                    else None
                 ),
                 backup=(target_table,) if coerce or c.how in ("pairs", "single_pair") else (),
                 notes=tuple(notes),

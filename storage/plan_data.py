@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from modeler.fieldtypes import LINK
 from storage.evolution import FieldDiff, field_diffs
 from storage.plan_conversions import Conversion
-from storage.steps import DATA, FULLTEXT, PAUSE, PlanState, Step, call, old_column
+from storage.steps import DATA, FULLTEXT, PAUSE, PlanState, Step, call, old_column, plural
 from storage.tables import column_name
 
 
@@ -37,14 +37,16 @@ class DataPlanning(PlanState):
             return
         value = f.backfill if f.backfill is not None else (f.default if f.required else None)
         if value is None:
-            if f.required and self._count(self.renames.old_object(diff.obj.name)):
+            # counted only when it matters: adding an optional field reads no rows
+            existing = self._count(self.renames.old_object(diff.obj.name)) if f.required else 0
+            if existing:
                 self.add(
                     Step(
                         f"add required field {diff.label}",
                         "add_column",
-                        refused=f"{diff.label} is required, but the "
-                        f"{self._count(self.renames.old_object(diff.obj.name)):,} records that "
-                        "exist would have no value",
+                        phase=DATA,
+                        refused=f"{diff.label} is required, but the {plural(existing, 'record')}"
+                        " that exist would have no value",
                         hint="give it 'default: <value>' (new and existing records get it), or "
                         "'backfill: <value>' (only existing records get it), or make it "
                         "optional first",
@@ -92,7 +94,8 @@ class DataPlanning(PlanState):
         if f.backfill is not None:
             self.add(
                 Step(
-                    f"fill {diff.label} with {f.backfill!r} where it is empty ({empty:,} records)",
+                    f"fill {diff.label} with {f.backfill!r} where it is empty "
+                    f"({plural(empty, 'record')})",
                     "backfill",
                     phase=DATA,
                     code=call(
@@ -135,7 +138,7 @@ class DataPlanning(PlanState):
         mapping: dict[str, str | None] = {**renamed, **mapped}
         kwargs: dict[str, Any] = {}
         if in_use:
-            listing = ", ".join(f"'{code}' ({n:,} records)" for code, n in in_use.items())
+            listing = ", ".join(f"'{code}' ({plural(n, 'record')})" for code, n in in_use.items())
             if not self.options.coerce_null:
                 kwargs = {
                     "refused": f"values of {diff.label} removed from the YAML are still "

@@ -40,6 +40,7 @@ from storage.steps import (
     Step,
     call,
     old_column,
+    plural,
     refuse,
 )
 from storage.tables import build_tables
@@ -223,13 +224,13 @@ class Planner(ConversionPlanning, DataPlanning):
     def _drop_table(self, op_: ops.DropTableOp) -> None:
         name = op_.table_name
         rows = self._count(name)
-        words = f"drop table {name}" + (f" and its {rows:,} records" if rows else "")
+        words = f"drop table {name}" + (f" and its {plural(rows, 'record')}" if rows else "")
         step = Step(
             words,
             "drop_table",
             phase=DROP_TABLES,
             code=call("drop_table", name),
-            destructive=f"the table {name} ({rows:,} records)",
+            destructive=f"the table {name} ({plural(rows, 'record')})",
             backup=(name,),
             irreversible=f"the records of {name} were deleted (they are in the backup "
             "taken before)",
@@ -239,7 +240,7 @@ class Planner(ConversionPlanning, DataPlanning):
         if not self.options.allow_data_loss:
             step = refuse(
                 step,
-                f"'{name}' is no longer in the YAML but its table holds {rows:,} records",
+                f"'{name}' is no longer in the YAML but its table holds {plural(rows, 'record')}",
                 "put the object's YAML back, or run "
                 "ficha migrate --allow-data-loss to delete it (a backup is "
                 "written first)",
@@ -379,13 +380,15 @@ class Planner(ConversionPlanning, DataPlanning):
 
     def _drop_column(self, table: str, column: str, op_: ops.DropColumnOp) -> None:
         filled = self._count(table, column)
-        words = f"drop field {table}.{column}" + (f" and its {filled:,} values" if filled else "")
+        words = f"drop field {table}.{column}" + (
+            f" and its {plural(filled, 'value')}" if filled else ""
+        )
         step = Step(
             words,
             "drop_column",
             phase=DROP_COLUMNS,
             code=call("drop_column", table, column),
-            destructive=f"the values of {table}.{column} ({filled:,} records)",
+            destructive=f"the values of {table}.{column} ({plural(filled, 'record')})",
             backup=(table,),
             irreversible=f"the values of {table}.{column} were deleted (they are in "
             "the backup taken before)",
@@ -395,7 +398,7 @@ class Planner(ConversionPlanning, DataPlanning):
             step = refuse(
                 step,
                 f"'{table}.{column}' is no longer in the YAML but "
-                f"{filled:,} records have a value in it",
+                f"{plural(filled, 'record')} {'has' if filled == 1 else 'have'} a value in it",
                 f"put the field back, or if '{column}' was renamed, write "
                 f"'renamed_from: {column}' under its new name; to delete it, "
                 "run ficha migrate --allow-data-loss (a backup is written first)",

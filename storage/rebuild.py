@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from storage.runtime import StepFailed, batched, bind, offline, quote, run
+from storage.runtime import Progress, StepFailed, bind, count_rows, id_ranges, offline, quote, run
 from storage.tables import short_name
 
 ForeignKeySpec = tuple[str, list[str], str, list[str], str | None]
@@ -89,11 +89,16 @@ def rebuild_sqlite_table(
             "WHERE id >= :low AND id < :high"
         ).bindparams(low=low, high=high)
 
-    batched(f"rebuilding {table}", table, copy)
+    # The progress covers the whole rebuild (copy, swap, indexes): its rows per second
+    # is what the admin waits for, not the copy alone.
+    progress = Progress(f"rebuilding {table}", count_rows(table))
+    for low, high in id_ranges(table):
+        progress.advance(max(conn.execute(copy(low, high)).rowcount or 0, 0))
     run(sa.text(f"DROP TABLE {quote(table)}"))
     run(sa.text(f"ALTER TABLE {quote(tmp)} RENAME TO {quote(table)}"))
     for statement in kept_sql:
         run(sa.text(statement))
+    progress.finish()
 
 
 def _indexes_and_triggers(

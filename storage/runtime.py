@@ -60,6 +60,8 @@ class RunContext:
     """Set by storage.migrations around a run; read by the helpers."""
 
     reporter: Reporter | None = None
+    #: told what the admin must know as soon as it happens (where a backup was written)
+    notice: Callable[[str], None] | None = None
     batch_rows: int = field(
         default_factory=lambda: int(os.environ.get("FICHA_MIGRATE_BATCH", BATCH_ROWS))
     )

@@ -9,13 +9,12 @@ missing key as "unchanged".
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
 from modeler.fieldtypes import COLUMN, FieldTypeRegistry
-from modeler.schema import ChoiceValue, FieldDef, IndexDef, Model, ObjectDef
+from modeler.schema import ChoiceValue, FieldDef, IndexDef, ListSpec, Model, ObjectDef
 from storage.tables import column_name
 
 Snapshot = dict[str, Any]
@@ -52,6 +51,8 @@ def snapshot(model: Model) -> Snapshot:
         obj.name: {
             "fields": {f.name: field_spec(f) for f in obj.fields.values()},
             "search": search_columns(obj),
+            # the list order shapes the tables too (an index serves it: storage/tables.py)
+            "sort": [name for name, _descending in obj.list.sort],
             "indexes": [
                 {"fields": list(i.fields), "unique": i.unique, "name": i.name} for i in obj.indexes
             ],
@@ -97,6 +98,7 @@ def model_from_snapshot(snap: Mapping[str, Any], types: FieldTypeRegistry) -> Mo
             fields=MappingProxyType(fields),
             title_field="id",
             indexes=indexes,
+            list=ListSpec(sort=tuple((n, False) for n in spec.get("sort", ["id"]))),
         )
     return Model(MappingProxyType(objects), types)
 
@@ -116,7 +118,3 @@ def _field(name: str, spec: Mapping[str, Any], types: FieldTypeRegistry) -> Fiel
     kwargs["filter"] = bool(kwargs.get("filter"))
     kwargs["on_delete"] = kwargs.get("on_delete") or "restrict"
     return FieldDef(name=name, label=name, values=values, link_fields=tuple(link_fields), **kwargs)
-
-
-def renamed(f: FieldDef, name: str) -> FieldDef:
-    return dataclasses.replace(f, name=name)

@@ -57,6 +57,11 @@ class Step:
     undo_removes: tuple[str, str | None] | None = None  # what a rollback deletes
 
 
+def plural(count: int, word: str) -> str:
+    """'1 record', '3,333 records': counts as a person writes them."""
+    return f"{count:,} {word}" + ("" if count == 1 else "s")
+
+
 def refuse(step: Step, why: str, hint: str) -> Step:
     return dataclasses.replace(step, refused=why, hint=hint)
 

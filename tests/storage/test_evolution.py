@@ -121,8 +121,8 @@ def test_a_rollback_that_would_lose_data_says_so(project: ProjectFactory) -> Non
     migrate(ficha.storage, ficha.settings.migrations_dir)
     ficha.records.update("person", 1, {"note": "keep me"})
     undo = rollback_plan(ficha.storage, ficha.settings.migrations_dir)
-    assert undo.removes == ["1 values in person.note"]
-    with pytest.raises(StorageError, match=r"would delete 1 values in person\.note"):
+    assert undo.removes == ["1 value in person.note"]
+    with pytest.raises(StorageError, match=r"would delete 1 value in person\.note"):
         rollback(ficha.storage, ficha.settings.migrations_dir)
     done = rollback(ficha.storage, ficha.settings.migrations_dir, allow_data_loss=True)
     assert done.backups and done.backups[0].exists()
