@@ -32,7 +32,6 @@ EXAMPLES = 5
 class Classified:
     how: str | None  # None: refused (see why)
     why: str | None = None
-    narrowing: bool = False  # the new type holds less (values may not fit)
 
 
 def classify(old: Mapping[str, Any], new: Mapping[str, Any]) -> Classified:
@@ -51,7 +50,7 @@ def classify(old: Mapping[str, Any], new: Mapping[str, Any]) -> Classified:
         return Classified(None, f"a {ot} field cannot become a many_to_many")
     if okind == "many_to_many":
         if nkind == "link":
-            return Classified("single_pair", narrowing=True)
+            return Classified("single_pair")
         return Classified(None, f"a many_to_many cannot become a {nt} field")
     if nkind == "link":
         if okind == "link":
@@ -64,19 +63,15 @@ def classify(old: Mapping[str, Any], new: Mapping[str, Any]) -> Classified:
             return Classified("title")
         return Classified(None, f"a link cannot become a {nt} field")
     if nt in ("string", "text"):
-        narrowing = nt == "string" and (
-            ot not in ("string", "choice", "autonumber")
-            or (old.get("max_length") or 255) > (new.get("max_length") or 255)
-        )
-        return Classified("text", narrowing=narrowing and ot in TEXTUAL)
+        return Classified("text")
     if nt == "integer" and (ot in TEXTUAL or ot in NUMERIC):
-        return Classified("integer", narrowing=ot in NUMERIC)
+        return Classified("integer")
     if nt in NUMERIC and (ot in TEXTUAL or ot in NUMERIC or ot == "integer"):
-        return Classified("decimal", narrowing=ot in NUMERIC)
+        return Classified("decimal")
     if nt == "date" and (ot in TEXTUAL or ot == "datetime"):
-        return Classified("date", narrowing=ot == "datetime")
+        return Classified("date")
     if nt == "choice" and (ot in TEXTUAL or ot == "multichoice"):
-        return Classified("choice", narrowing=ot == "multichoice")
+        return Classified("choice")
     if nt == "multichoice" and ot == "choice":
         return Classified("multichoice")
     if nt in ("file", "autonumber", "has_many") or ot in ("file", "json", "multichoice"):
@@ -87,10 +82,6 @@ def classify(old: Mapping[str, Any], new: Mapping[str, Any]) -> Classified:
 
 
 # -- SQL per database ----------------------------------------------------------------------
-
-
-def backend_of(dialect_name: str) -> str:
-    return "mariadb" if dialect_name in ("mysql", "mariadb") else dialect_name
 
 
 def _exact(backend: str, expr: Any) -> Any:

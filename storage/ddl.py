@@ -241,8 +241,8 @@ def drop_constraint(name: str, table_name: str, type_: str | None = None, **kw: 
         return
     if not offline() and not _has_index(table_name, name):
         return
-    if backend() == "sqlite" and not offline():
-        if name in {i["name"] for i in inspector().get_indexes(table_name)}:
+    if backend() == "sqlite":  # (printing SQL, the rebuild is described, not shown)
+        if not offline() and name in {i["name"] for i in inspector().get_indexes(table_name)}:
             _drop_index_sql(name, table_name)
         else:
             rebuild_sqlite_table(table_name, drop_constraints=[name])
@@ -264,7 +264,7 @@ def add_foreign_key(
         for fk in inspector().get_foreign_keys(source_table)
     ):
         return
-    if backend() == "sqlite" and not offline():
+    if backend() == "sqlite":
         rebuild_sqlite_table(
             source_table,
             add_foreign_keys=[
@@ -285,7 +285,10 @@ def add_foreign_key(
 
 def drop_foreign_key(name: str, table: str) -> None:
     if offline():
-        op.drop_constraint(name, table, type_="foreignkey")
+        if backend() == "sqlite":
+            rebuild_sqlite_table(table, drop_constraints=[name])
+        else:
+            op.drop_constraint(name, table, type_="foreignkey")
         return
     found = [fk for fk in inspector().get_foreign_keys(table) if fk.get("name") == name]
     if not found:

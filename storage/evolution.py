@@ -15,8 +15,8 @@ from types import MappingProxyType
 from typing import Any
 
 from modeler.fieldtypes import LINK, MANY_TO_MANY
-from modeler.schema import FieldDef, IndexDef, Model, ObjectDef
-from storage.tables import Tables, column_name, link_table_name
+from modeler.schema import FieldDef, Model, ObjectDef
+from storage.tables import column_name, link_table_name
 
 
 @dataclass(frozen=True)
@@ -126,24 +126,6 @@ def name_map(model: Model, undone: Model, renames: Renames) -> NameMap:
     return NameMap(tables, columns)
 
 
-def renamed_tables(model: Model, undone: Model, renames: Renames) -> Iterator[tuple[str, str]]:
-    """(old, new) for each table whose name changes: objects and their link tables."""
-    mapping = name_map(model, undone, renames).tables
-    for old, new in mapping.items():
-        if old != new:
-            yield old, new
-
-
-def renamed_columns(model: Model, renames: Renames) -> Iterator[tuple[str, str, str]]:
-    """(table, old column, new column) for each pending field rename, in the new table."""
-    for (obj_name, old), new in renames.fields.items():
-        f = model[obj_name].fields[new]
-        if f.kind == MANY_TO_MANY:
-            continue  # its link table is renamed instead
-        old_f = dataclasses.replace(f, name=old)
-        yield obj_name, column_name(old_f), column_name(f)
-
-
 # -- field by field ------------------------------------------------------------------------
 
 
@@ -195,11 +177,3 @@ def type_changed(diff: FieldDiff, renames: Renames) -> bool:
         # a target that was renamed is the same target
         return renames.objects.get(diff.old["target"], diff.old["target"]) != diff.field.target
     return diff.field.type in ("decimal", "money", "percent") and diff.changed("precision", "scale")
-
-
-def index_fields(index: IndexDef) -> tuple[str, ...]:
-    return index.fields
-
-
-def owned_table_names(tables: Tables) -> set[str]:
-    return set(tables.metadata.tables)

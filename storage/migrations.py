@@ -29,7 +29,6 @@ from alembic.script import ScriptDirectory
 from storage import runtime
 from storage.autogen import VERSION_TABLE, compare, include_name
 from storage.backup import write_backup
-from storage.dialects import fts_index_name, fts_table_name
 from storage.manager import StorageError, StorageManager
 from storage.planner import Planner
 from storage.revisions import RevisionInfo, file_name, info, new_revision_id, render
@@ -623,11 +622,3 @@ def _length(type_: Any) -> int | None:
 
 def _sql(type_: Any) -> str:
     return type(type_).__name__.lower()
-
-
-def fulltext_objects(storage: StorageManager) -> dict[str, str]:
-    """Object → the name of its full-text structure (for diagnostics)."""
-    return {
-        o.name: (fts_table_name(o.name) if storage.backend == "sqlite" else fts_index_name(o.name))
-        for o in storage.model
-    }

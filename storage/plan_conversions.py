@@ -21,7 +21,6 @@ from storage.tables import column_name, short_name
 class Conversion:
     diff: FieldDiff
     how: str
-    narrowing: bool
     live_table: str
     live_column: str | None  # None when the old field was a many_to_many
     compare_column: str | None  # the new column under the live table's name
@@ -50,10 +49,10 @@ class ConversionPlanning(PlanState):
                     )
                 )
                 continue
-            found.append(self._conversion(diff, kind.how, kind.narrowing))
+            found.append(self._conversion(diff, kind.how))
         return found
 
-    def _conversion(self, diff: FieldDiff, how: str, narrowing: bool) -> Conversion:
+    def _conversion(self, diff: FieldDiff, how: str) -> Conversion:
         assert diff.old is not None
         obj, f = diff.obj, diff.field
         live_table = self.renames.old_object(obj.name)
@@ -95,14 +94,13 @@ class ConversionPlanning(PlanState):
             )
         if how == "single_pair":
             params.update(
-                link_table=self._live_link_table(live_table, old_name, diff.old),
+                link_table=self._live_link_table(live_table, old_name),
                 this="source_id",
                 other="target_id",
             )
         return Conversion(
             diff,
             how,
-            narrowing,
             live_table,
             live_column,
             compare_column,
@@ -111,7 +109,7 @@ class ConversionPlanning(PlanState):
             params,
         )
 
-    def _live_link_table(self, table: str, field_name: str, spec: Mapping[str, Any]) -> str:
+    def _live_link_table(self, table: str, field_name: str) -> str:
         return short_name(f"{table}__{field_name}")
 
     def _match_field(self, f: Any, old_target: Mapping[str, Any] | None = None) -> str:

@@ -83,6 +83,9 @@ def set_fulltext(table: str, columns: Sequence[str]) -> None:
 def record_model(snapshot: dict[str, Any], tables: Sequence[str] = ()) -> None:
     """Remember the model this revision brings the database to, and the tables Ficha owns
     (both compared at the next plan)."""
+    if offline():  # printing SQL: the model itself would only be noise
+        run(sa.text("-- record the model this revision brings the database to"))
+        return
     set_meta("model", snapshot)
     set_meta("tables", sorted(tables))
 

@@ -15,7 +15,7 @@ import pprint
 import re
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -153,10 +153,11 @@ class RevisionInfo:
     irreversible: dict[str, str]
     undo_removes: tuple[tuple[str, str | None], ...]
     written_by_ficha: bool
+    module: Any = field(repr=False, compare=False, default=None)
 
     @property
     def steps(self) -> list[str]:
-        module = _module_of(self)
+        module = self.module
         return [
             (getattr(module, name).__doc__ or name).strip()
             for name in sorted(
@@ -166,19 +167,11 @@ class RevisionInfo:
         ]
 
 
-_MODULES: dict[Path, Any] = {}
-
-
-def _module_of(info: RevisionInfo) -> Any:
-    return _MODULES[info.path]
-
-
 def info(script: ScriptDirectory, revision: str) -> RevisionInfo:
     rev = script.get_revision(revision)
     assert rev is not None
     module = rev.module
     path = Path(rev.path)
-    _MODULES[path] = module
     return RevisionInfo(
         revision=rev.revision,
         doc=rev.doc or "",
@@ -188,4 +181,5 @@ def info(script: ScriptDirectory, revision: str) -> RevisionInfo:
         irreversible=dict(getattr(module, "IRREVERSIBLE", {})),
         undo_removes=tuple(tuple(x) for x in getattr(module, "UNDO_REMOVES", ())),
         written_by_ficha=hasattr(module, "run_steps"),
+        module=module,
     )

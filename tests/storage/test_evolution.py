@@ -5,6 +5,7 @@ why, what a rollback undoes, and that revision files replay on another database.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 import sqlite3
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from storage.backup import write_backup
 from storage.manager import StorageError
 from storage.migrations import (
     MigrationRefused,
@@ -315,3 +317,19 @@ def test_revisions_written_on_sqlite_convert_data_on_another_database(
         ("Dan", 70),
     ]
     assert len(list(ficha.settings.migrations_dir.glob("*.py"))) == 2
+
+
+def test_a_backup_without_the_dump_tools_is_still_written(
+    project: ProjectFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where pg_dump or mariadb-dump is not installed, Ficha writes its own dump."""
+    ficha = people(project)
+    if ficha.storage.backend == "sqlite":
+        pytest.skip("SQLite is backed up whole, with its own backup API")
+    monkeypatch.setattr("storage.backup.shutil.which", lambda name: None)
+    path = write_backup(ficha.storage, ["person"], project.root / "backups", "test")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert path.suffix == ".jsonl" and len(lines) == 4
+    assert json.loads(lines[0])["table"] == "person"
+    header = json.loads(lines[0])["columns"]
+    assert dict(zip(header, json.loads(lines[2]), strict=True))["name"] == "Bea"
