@@ -221,7 +221,8 @@ def check(project: Path) -> None:
     """Check the project's YAML (and the database, if it exists) without changing anything.
 
     Prints every problem with file:line:column; exits 1 if there is an error."""
-    from storage.migrations import drift, plan
+    from storage.drift import drift
+    from storage.migrations import plan
 
     ficha = _load(project)
     if ficha.warnings:
@@ -324,7 +325,7 @@ class _ProgressPrinter:
 
 
 def _rollback(ficha: Any, plan_only: bool, allow_data_loss: bool) -> None:
-    from storage.migrations import rollback, rollback_plan
+    from storage.rollback import rollback, rollback_plan
     from storage.runtime import RunContext
 
     found = rollback_plan(ficha.storage, ficha.settings.migrations_dir)

@@ -5,7 +5,8 @@ reviewable in git and replayable on another database. `plan()` only reads; `migr
 writes the revision for what the plan found and applies every pending file, in one
 transaction where the database has transactional DDL (SQLite, PostgreSQL) and step by
 step, resumably, on MariaDB. Destructive files need `allow_data_loss` and are preceded
-by a backup (storage/backup.py).
+by a backup (storage/backup.py). Rolling back is in storage/rollback.py, drift (changes
+made by hand) in storage/drift.py.
 """
 
 from __future__ import annotations
@@ -27,14 +28,13 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from storage import runtime
-from storage.autogen import VERSION_TABLE, compare, include_name
+from storage.autogen import VERSION_TABLE, include_name
 from storage.backup import write_backup
 from storage.manager import StorageError, StorageManager
 from storage.planner import Planner
-from storage.revisions import RevisionInfo, file_name, info, new_revision_id, render
-from storage.snapshot import model_from_snapshot, snapshot
-from storage.steps import Options, Step, plural
-from storage.tables import build_tables
+from storage.revisions import file_name, info, new_revision_id, render
+from storage.snapshot import snapshot
+from storage.steps import Options, Step
 
 __all__ = [
     "VERSION_TABLE",
@@ -42,11 +42,10 @@ __all__ = [
     "Options",
     "Plan",
     "Step",
-    "drift",
     "migrate",
     "plan",
-    "rollback",
     "snapshot",
+    "sql",
     "upgrade",
 ]
 
@@ -221,7 +220,7 @@ def _migration_connection(storage: StorageManager) -> Iterator[sa.Connection]:
         raise StorageError(storage.explain(exc)) from exc
 
 
-def _run(
+def run_revisions(
     storage: StorageManager,
     migrations_dir: Path,
     fn: Any,
@@ -275,11 +274,11 @@ def upgrade(
             f"applying the migrations would delete data ({listing}); run ficha migrate "
             "--allow-data-loss to accept (a backup is written first)",
         )
-    run = run or _default_run()
+    run = run or default_run()
     backups: list[Path] = []
     tables = sorted({t for p in destructive for t in p.backup})
     if tables:
-        folder = backup_dir or _backup_dir(migrations_dir)
+        folder = backup_dir or backup_dir_of(migrations_dir)
         backups.append(write_backup(storage, tables, folder, f"before-{pending[0].revision}"))
         if run.notice:
             run.notice(f"backup written to {backups[-1]}")
@@ -291,7 +290,7 @@ def upgrade(
         return steps
 
     try:
-        _run(storage, migrations_dir, do_upgrade, run)
+        run_revisions(storage, migrations_dir, do_upgrade, run)
     except StorageError as exc:
         if backups:
             raise StorageError(f"{exc}; the backup written before is {backups[-1]}") from exc
@@ -299,11 +298,11 @@ def upgrade(
     return applied, backups
 
 
-def _backup_dir(migrations_dir: Path) -> Path:
+def backup_dir_of(migrations_dir: Path) -> Path:
     return migrations_dir.parent / "data" / "backups"
 
 
-def _default_run() -> runtime.RunContext:
+def default_run() -> runtime.RunContext:
     return runtime.RunContext(batch_rows=runtime.context().batch_rows)
 
 
@@ -364,104 +363,6 @@ def _partly_applied(storage: StorageManager, path: Path) -> bool:
         return bool(runtime.steps_done(conn, revision))
 
 
-# -- rollback ----------------------------------------------------------------------------------
-
-
-@dataclass
-class Rollback:
-    """What `ficha migrate --rollback` would undo, or why it cannot."""
-
-    revision: RevisionInfo | None
-    steps: list[str] = field(default_factory=list)
-    refused: str | None = None
-    hint: str | None = None
-    removes: list[str] = field(default_factory=list)  # data entered since, deleted by it
-    backups: list[Path] = field(default_factory=list)
-
-
-def rollback_plan(storage: StorageManager, migrations_dir: Path) -> Rollback:
-    script = script_directory(migrations_dir)
-    if pending_revisions(storage, migrations_dir):
-        return Rollback(
-            None,
-            refused="some revision files are not applied yet",
-            hint="run ficha migrate first (or remove those files)",
-        )
-    with storage.read() as conn:
-        heads = applied_revisions(conn)
-        if not heads:
-            return Rollback(None, refused="nothing to roll back: no migration was applied")
-        found = info(script, sorted(heads)[0])
-        removes = []
-        for table, column in found.undo_removes:
-            t = sa.table(table, *([sa.column(column)] if column else []))
-            if not sa.inspect(conn).has_table(table):
-                continue
-            query = sa.select(sa.func.count()).select_from(t)
-            if column:
-                query = query.where(t.c[column].is_not(None))
-            count = int(conn.execute(query).scalar() or 0)
-            if count:
-                where = f"{table}.{column}" if column else f"table {table}"
-                removes.append(f"{plural(count, 'value')} in {where}")
-    result = Rollback(found, steps=[f"undo: {s}" for s in reversed(found.steps)], removes=removes)
-    if not found.written_by_ficha:
-        result.refused = f"{found.revision} was written by an earlier version of Ficha"
-        result.hint = "restore the database from a backup instead"
-    elif found.irreversible:
-        what, why = next(iter(found.irreversible.items()))
-        result.refused = f"'{what}' cannot be undone: {why}"
-        result.hint = (
-            "restore the backup written before it, or change the YAML back and migrate forward"
-        )
-    return result
-
-
-def rollback(
-    storage: StorageManager,
-    migrations_dir: Path,
-    *,
-    allow_data_loss: bool = False,
-    run: runtime.RunContext | None = None,
-    backup_dir: Path | None = None,
-) -> Rollback:
-    """Undo the last applied revision and move its file to migrations/rolled_back/."""
-    result = rollback_plan(storage, migrations_dir)
-    if result.refused or result.revision is None:
-        raise StorageError(
-            f"cannot roll back: {result.refused}" + (f" ({result.hint})" if result.hint else "")
-        )
-    if result.removes and not allow_data_loss:
-        raise StorageError(
-            "rolling back would delete "
-            + "; ".join(result.removes)
-            + " (entered since the migration); add --allow-data-loss to accept "
-            "(a backup is written first)"
-        )
-    revision = result.revision
-    if result.removes:
-        tables = sorted(
-            {r.split(" in ")[1].removeprefix("table ").split(".")[0] for r in result.removes}
-        )
-        folder = backup_dir or _backup_dir(migrations_dir)
-        result.backups.append(
-            write_backup(storage, tables, folder, f"before-rollback-{revision.revision}")
-        )
-        if run and run.notice:
-            run.notice(f"backup written to {result.backups[-1]}")
-    script = script_directory(migrations_dir)
-    down = script.get_revision(revision.revision).down_revision
-
-    def do_downgrade(rev: Any, context: Any) -> Any:
-        return script._downgrade_revs(str(down) if down else "base", rev)
-
-    _run(storage, migrations_dir, do_downgrade, run or _default_run())
-    kept = migrations_dir / "rolled_back"
-    kept.mkdir(exist_ok=True)
-    shutil.move(str(revision.path), kept / revision.path.name)
-    return result
-
-
 # -- SQL for review ----------------------------------------------------------------------------
 
 
@@ -499,126 +400,3 @@ def sql(storage: StorageManager, migrations_dir: Path, current: Plan) -> str:
             )
             env.run_migrations()
         return buffer.getvalue()
-
-
-# -- drift ----------------------------------------------------------------------------------
-
-
-def drift(storage: StorageManager) -> list[str]:
-    """Differences between the live database and what Ficha last migrated it to: someone
-    changed it by hand (for `ficha check`). Only tables Ficha owns are looked at."""
-    with storage.read() as conn:
-        if not sa.inspect(conn).has_table(VERSION_TABLE):
-            return []
-        recorded = read_meta(conn, "model") or {}
-        # What Ficha made: the tables of the model now if it was migrated to (exact), else
-        # the tables the recorded model had (the YAML changed since: not drift).
-        model = None
-        if recorded != snapshot(storage.model):
-            model = model_from_snapshot(recorded, storage.model.field_types)
-        metadata = build_tables(model).metadata if model is not None else storage.tables.metadata
-        owned = set(metadata.tables) | set(read_meta(conn, "tables") or [])
-        found = compare(conn, metadata, owned, storage.backend)
-        lines = [_drift_line(op_) for op_ in found.ops]
-        lines += _type_drift(conn, metadata, owned)
-    return [line for line in lines if line]
-
-
-def _drift_line(op_: Any) -> str:
-    from alembic.operations import ops
-
-    if isinstance(op_, ops.CreateTableOp):
-        return f"table {op_.table_name} is missing"
-    if isinstance(op_, ops.DropTableOp):
-        return f"table {op_.table_name} is not in the model"
-    if isinstance(op_, ops.ModifyTableOps):
-        return "; ".join(line for line in (_drift_line(o) for o in op_.ops) if line)
-    table = getattr(op_, "table_name", "?")
-    if isinstance(op_, ops.AddColumnOp):
-        return f"column {table}.{op_.column.name} is missing"
-    if isinstance(op_, ops.DropColumnOp):
-        return f"column {table}.{op_.column_name} is not in the model (added by hand?)"
-    if isinstance(op_, ops.CreateIndexOp):
-        return f"index {op_.index_name} of {table} is missing"
-    if isinstance(op_, ops.DropIndexOp):
-        return f"index {op_.index_name} of {table} is not in the model"
-    if isinstance(op_, ops.AddConstraintOp):
-        return f"a {op_.constraint_type} constraint of {table} is missing"
-    if isinstance(op_, ops.DropConstraintOp):
-        return f"constraint {op_.constraint_name} of {table} is not in the model"
-    if isinstance(op_, ops.AlterColumnOp):
-        return f"column {table}.{op_.column_name} was altered"
-    return f"{type(op_).__name__} on {table}"
-
-
-_FAMILIES = {
-    "INTEGER": "integer",
-    "BIGINT": "integer",
-    "SMALLINT": "integer",
-    "TINYINT": "integer",
-    "BOOLEAN": "integer",
-    "NUMERIC": "number",
-    "DECIMAL": "number",
-    "FLOAT": "number",
-    "REAL": "number",
-    "DOUBLE": "number",
-    "DOUBLE_PRECISION": "number",
-    "VARCHAR": "text",
-    "CHAR": "text",
-    "TEXT": "text",
-    "CLOB": "text",
-    "LONGTEXT": "text",
-    "JSON": "text",
-    "JSONB": "text",
-    "DATE": "date",
-    "DATETIME": "datetime",
-    "TIMESTAMP": "datetime",
-}
-
-
-def _type_drift(conn: sa.Connection, metadata: sa.MetaData, owned: set[str]) -> list[str]:
-    """Columns whose type family changed by hand (a number column made text, a shorter
-    text). Exact types differ per database, so only what matters is compared."""
-    insp = sa.inspect(conn)
-    lines = []
-    for table in metadata.sorted_tables:
-        if table.name not in owned or not insp.has_table(table.name):
-            continue
-        live = {c["name"]: c["type"] for c in insp.get_columns(table.name)}
-        for column in table.columns:
-            found = live.get(column.name)
-            if found is None:
-                continue
-            expected = column.type.dialect_impl(conn.dialect)
-            want, have = _family(expected), _family(found)
-            if want and have and want != have and {want, have} != {"date", "datetime"}:
-                lines.append(
-                    f"column {table.name}.{column.name} is {_sql(found)}, the model "
-                    f"says {_sql(expected)}"
-                )
-            elif (
-                want == have == "text"
-                and _length(found)
-                and _length(expected)
-                and (_length(found) != _length(expected))
-            ):
-                lines.append(
-                    f"column {table.name}.{column.name} holds up to "
-                    f"{_length(found)} characters, the model says {_length(expected)}"
-                )
-    return lines
-
-
-def _family(type_: Any) -> str | None:
-    name = type(type_).__name__.upper()
-    visit = getattr(type_, "__visit_name__", "").upper()
-    return _FAMILIES.get(name) or _FAMILIES.get(visit)
-
-
-def _length(type_: Any) -> int | None:
-    length = getattr(type_, "length", None)
-    return int(length) if length else None
-
-
-def _sql(type_: Any) -> str:
-    return type(type_).__name__.lower()

@@ -15,17 +15,10 @@ import pytest
 import sqlalchemy as sa
 
 from storage.backup import write_backup
+from storage.drift import drift
 from storage.manager import StorageError
-from storage.migrations import (
-    MigrationRefused,
-    Options,
-    drift,
-    migrate,
-    plan,
-    rollback,
-    rollback_plan,
-    sql,
-)
+from storage.migrations import MigrationRefused, Options, migrate, plan, sql
+from storage.rollback import rollback, rollback_plan
 from storage.runtime import ProgressEvent, RunContext
 from tests.conftest import ProjectFactory
 
