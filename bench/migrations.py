@@ -17,7 +17,7 @@ code behind `ficha migrate` (plan, revision file, apply):
 MariaDB is measured when its server answers ($FICHA_BENCH_MARIADB, default
 mysql+pymysql://root@127.0.0.1:3306/); the shared `--db` option of `python -m bench`
 offers SQLite and PostgreSQL only, so there it is added whenever reachable.
-The databases are made fresh for every run (a migration changes them).
+The databases are made fresh for every run (a migration changes them) and dropped after.
 """
 
 from __future__ import annotations
@@ -94,6 +94,19 @@ def database_url(backend: str, rows: int, pg_admin: str, maria_admin: str) -> st
             )
     admin.dispose()
     return sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(backend: str, rows: int, pg_admin: str, maria_admin: str) -> None:
+    shutil.rmtree(DATA_DIR / f"migrations-{backend}-{rows}", ignore_errors=True)
+    if backend == "sqlite":
+        return
+    admin = sa.create_engine(
+        pg_admin if backend == "postgresql" else maria_admin, isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        force = " WITH (FORCE)" if backend == "postgresql" else ""
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS ficha_bench_migrations_{rows}{force}")
+    admin.dispose()
 
 
 def reachable(url: str) -> bool:
@@ -344,7 +357,11 @@ def run_on(
     sizes = sorted({SMALL, rows})
     for backend in backends:
         urls = [database_url(backend, size, pg_admin, maria_admin) for size in sizes]
-        results += measure(backend, sizes, urls, console)
+        try:
+            results += measure(backend, sizes, urls, console)
+        finally:  # every run starts from fresh data: nothing is worth keeping
+            for size in sizes:
+                drop_database(backend, size, pg_admin, maria_admin)
     report(results, console)
 
 
