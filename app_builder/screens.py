@@ -23,7 +23,7 @@ from app_builder.filters import FichaFilterRegistry
 from app_builder.widgets import RelatedListField, field_for
 from framework.errors import ValidationFailed
 from framework.records import Actor
-from modeler.fieldtypes import HAS_MANY, LINK, MANY_TO_MANY
+from modeler.fieldtypes import COLUMN, HAS_MANY, LINK, MANY_TO_MANY
 from modeler.schema import ObjectDef
 from storage.queries import Record, Sort
 
@@ -80,10 +80,15 @@ class RecordView(BaseModelView):
         for f in ordered:
             self.fields.append(field_for(obj, f, ficha.model.field_types, storage=files))
         types = ficha.model.field_types
+        # Only columns with an index can be sorted: sorting a million rows by anything
+        # else takes seconds. A column gets one from list sort, filter, index or unique.
+        sorted_by = {name for name, _ in obj.list.sort}
         self.sortable_fields = ["id"] + [
             f.name
             for f in ordered
-            if types.get(f.type).orderable and f.kind != HAS_MANY and f.kind != MANY_TO_MANY
+            if types.get(f.type).orderable
+            and f.kind == COLUMN
+            and (f.unique or f.index or f.filter or f.name in sorted_by)
         ]
         # starlette-admin offers "searchable" fields in its filter builder (the search box
         # itself is Ficha's full-text search, see find_all). Links are always filterable:
@@ -99,6 +104,10 @@ class RecordView(BaseModelView):
         self.form_layout = self._layout()
         self.exclude_fields_from_list = []
         super().__init__()
+        # Link row actions return URLs (the template calls them without awaiting).
+        handlers: dict[str, Any] = self._row_actions_handlers
+        handlers["view"] = lambda request, pk: self._page_url(request, "detail", pk)
+        handlers["edit"] = lambda request, pk: self._page_url(request, "edit", pk)
 
     def _ordered_fields(self) -> list[Any]:
         order = {name: i for i, name in enumerate(self.obj.form.field_order)}
@@ -128,6 +137,21 @@ class RecordView(BaseModelView):
         if tabs:  # starlette-admin normalises field names into widgets
             layout.append(TabsWidget(tabs=[(s.title, names[s]) for s in tabs]))  # type: ignore[misc]
         return layout
+
+    # -- per-page caches: a list page asks these once per row ------------------------------
+
+    async def get_row_actions_for_obj(self, request: Request, obj: Any) -> list[dict[str, Any]]:
+        """The row actions do not depend on the record: work them out once per page."""
+        cache: dict[str, Any] = request.state.__dict__.setdefault("_ficha_row_actions", {})
+        key = f"{self.key}:{request.state.action}"
+        if key not in cache:
+            cache[key] = await super().get_row_actions_for_obj(request, obj)
+        return list(cache[key])
+
+    def _page_url(self, request: Request, route: str, pk: Any) -> str:
+        from app_builder.site import detail_url, edit_url
+
+        return (detail_url if route == "detail" else edit_url)(request, self.obj.name, pk)
 
     # -- permissions hooks (roles arrive with the security capability) ---------------------
 
@@ -168,7 +192,7 @@ class RecordView(BaseModelView):
 
         def run() -> list[Record]:
             with self.ficha.storage.read() as conn:
-                records: list[Record] = reader.list(
+                records, total = reader.page(
                     conn,
                     self.obj.name,
                     where=where,
@@ -179,7 +203,9 @@ class RecordView(BaseModelView):
                     fields=columns,
                 )
                 self._attach_many(conn, records, columns)
-                return records
+            # The list page asks for the count next, with the same filters: keep it.
+            request.state.ficha_count = (self.obj.name, q, repr(filters), total)
+            return records
 
         return await anyio.to_thread.run_sync(run)
 
@@ -201,6 +227,10 @@ class RecordView(BaseModelView):
     async def count(
         self, request: Request, q: str | None = None, filters: FilterGroup | None = None
     ) -> int:
+        known = getattr(request.state, "ficha_count", None)
+        if known is not None and known[:3] == (self.obj.name, q, repr(filters)):
+            request.state.count_exact = known[3].exact
+            return int(known[3].value)
         where = self._where(request, filters)
 
         def run() -> Any:

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -37,6 +38,33 @@ def _files_storage(ficha: Ficha) -> LocalStorage:
     return LocalStorage(ficha.settings.data_dir / "files", name=f"files-{digest}")
 
 
+def _page_url(request: Request, route: str, key: str, pk: Any) -> str:
+    """starlette-admin's detail_url/edit_url, with the route looked up once per page and
+    object (they were called several times per row, each walking every route)."""
+    cache: dict[tuple[str, str], str] = request.state.__dict__.setdefault("_ficha_page_urls", {})
+    base = cache.get((route, key))
+    if base is None:
+        url = request.url_for(f"{request.app.state.ROUTE_NAME}:{route}", key=key)
+        base = cache[(route, key)] = str(url)
+    origin = getattr(request.state, "_ficha_origin", None)
+    if origin is None:
+        from starlette_admin.helpers import _carry_origin
+
+        origin = request.state._ficha_origin = _carry_origin(request) or ""
+    query = {"pk": str(pk)}
+    if origin:
+        query["_origin"] = origin
+    return f"{base}?{urlencode(query)}"
+
+
+def detail_url(request: Request, key: str, pk: Any) -> str:
+    return _page_url(request, "detail", key, pk)
+
+
+def edit_url(request: Request, key: str, pk: Any) -> str:
+    return _page_url(request, "edit", key, pk)
+
+
 def build_admin(ficha: Ficha) -> BaseAdmin:
     admin = BaseAdmin(
         title=ficha.settings.name,
@@ -45,6 +73,11 @@ def build_admin(ficha: Ficha) -> BaseAdmin:
         templates_dir=str(TEMPLATES),
         secret_key=ficha.settings.secret_key,
     )
+    env = admin.templates.env
+    # Templates are Ficha's and starlette-admin's own files, which do not change while
+    # serving (a changed YAML rebuilds the whole Admin): no mtime check per include.
+    env.auto_reload = False
+    env.globals["detail_url"] = detail_url
     files = _files_storage(ficha)
     by_pack: dict[str, list[RecordView]] = {}
     for obj in ficha.model:

@@ -12,8 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from framework.errors import SettingsError
+from framework.audit import AuditTrail
+from framework.behaviour import Behaviour, compile_behaviour
+from framework.errors import ModelError, SettingsError
 from framework.records import RecordService
+from framework.rules import RuleEngine
+from framework.scheduler import Scheduler
 from framework.settings import Settings
 from modeler.build import Source, build_model, build_model_with_warnings
 from modeler.fieldtypes import CoerceContext, FieldTypeRegistry
@@ -106,6 +110,13 @@ def load_model(
     return model
 
 
+def plugin_actions(pm: FichaPluginManager) -> dict[str, Any]:
+    actions: dict[str, Any] = {}
+    for result in pm.hook.ficha_actions():
+        actions.update(result or {})
+    return actions
+
+
 @dataclass
 class Ficha:
     """A loaded project: what every command, screen and test works with."""
@@ -116,6 +127,10 @@ class Ficha:
     storage: StorageManager
     records: RecordService
     reader: Reader
+    behaviour: Behaviour
+    audit: AuditTrail
+    scheduler: Scheduler
+    rules: RuleEngine
     warnings: list[Problem] = field(default_factory=list)
 
     @classmethod
@@ -125,13 +140,33 @@ class Ficha:
         pm = pm or get_plugin_manager()
         warnings: list[Problem] = []
         model = load_model(settings, pm, warnings=warnings)
+        actions = plugin_actions(pm)
+        behaviour, problems = compile_behaviour(model, actions)
+        if problems:  # an expression that does not fit the model: a YAML problem like any
+            raise ModelError(sorted(problems, key=lambda p: (p.pos.file, p.pos.line, p.pos.column)))
         storage = StorageManager(
             settings.database_url, model, base_dir=settings.project_dir, echo=echo
         )
         records = RecordService(
             storage, coerce_context=CoerceContext(phone_region=settings.phone_region)
         )
+        records.use_behaviour(behaviour)
+        audit = AuditTrail(storage)
+        records.changes_since = audit.changes_since
+        scheduler = Scheduler(storage, settings.timezone)
+        rules = RuleEngine(records, behaviour, actions, scheduler)
+        scheduler.handle("rule", rules.run_timed)
+        scheduler.handle(
+            "recurring",
+            lambda conn, payload: rules.run_scheduled(
+                conn, str(payload["object"]), str(payload["rule"])
+            ),
+        )
+        # Order matters: the change is audited, plugins observe it, then rules react
+        # (their own writes are audited and observed in turn).
+        records.subscribe(audit.record)
         records.subscribe(lambda event: pm.hook.ficha_record_event(event=event))
+        records.subscribe(rules.on_event)
         ficha = cls(
             settings,
             pm,
@@ -139,10 +174,23 @@ class Ficha:
             storage,
             records,
             Reader(storage),
+            behaviour,
+            audit,
+            scheduler,
+            rules,
             [w for w in warnings if w.severity == "warning"],
         )
         pm.hook.ficha_startup(ficha=ficha)
         return ficha
+
+    def start_schedules(self) -> None:
+        """Make sure every `on: schedule` rule has its next run queued (writes)."""
+        for rule in self.behaviour.scheduled():
+            self.scheduler.ensure_recurring(
+                f"{rule.object}.{rule.name}",
+                rule.rule.schedule or "daily 07:00",
+                {"object": rule.object, "rule": rule.name},
+            )
 
     def close(self) -> None:
         self.storage.dispose()

@@ -6,32 +6,48 @@ transaction: it either fully happens or changes nothing.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime as dt
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from framework.behaviour import Behaviour
+from framework.enforce import Enforcer
 from framework.errors import Conflict, NotFound, ValidationFailed
 from modeler.fieldtypes import COLUMN, HAS_MANY, LINK, MANY_TO_MANY, CoerceContext
 from modeler.schema import FieldDef, ObjectDef
 from storage.manager import StorageManager
-from storage.queries import Reader, Record
+from storage.queries import LinkRef, Reader, Record
 from storage.tables import column_name
 
 CHANNELS = ("screen", "api", "import", "rule", "script", "plugin", "cli", "system")
+#: how deep rules may write in reaction to writes before Ficha stops a loop
+MAX_DEPTH = 8
 
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """Who writes, and through which channel (recorded on each change)."""
+    """Who writes, and through which channel (recorded on each change). The user's team,
+    territory and role are what expressions read as `user.team` … and what workflows
+    check transitions against."""
 
     user_id: int | None = None
     name: str = "system"
     channel: str = "system"
+    role: str | None = None
+    team: str | None = None
+    territory: str | None = None
+    email: str | None = None
+
+    def via(self, channel: str) -> Actor:
+        """The same person acting through another channel (a rule they triggered)."""
+        return dataclasses.replace(self, channel=channel)
 
 
 SYSTEM = Actor()
@@ -70,6 +86,46 @@ class RecordService:
         self.reader = Reader(storage)
         self.ctx = coerce_context or CoerceContext()
         self._listeners = list(listeners)
+        self.enforcer: Enforcer | None = None
+        #: (conn, object, id, version) → field → who changed it since that version
+        self.changes_since: Callable[[Connection, str, int, int], Mapping[str, Any]] | None = None
+
+    def use_behaviour(self, behaviour: Behaviour) -> None:
+        """Apply the model's formulas, validations and workflows on every write."""
+        self.enforcer = Enforcer(self.storage, behaviour, self.ctx)
+
+    @contextlib.contextmanager
+    def _transaction(self, conn: Connection | None) -> Iterator[Connection]:
+        """A new transaction, or the caller's (a rule writing inside the write that
+        triggered it, so both happen or neither does)."""
+        if conn is not None:
+            depth = conn.info.get("ficha_depth", 0)
+            if depth >= MAX_DEPTH:
+                raise ValidationFailed(
+                    "rules",
+                    {
+                        "__all__": (
+                            f"rules kept changing records in reaction to each other ({MAX_DEPTH} "
+                            "levels deep); check rules that update what triggers them"
+                        )
+                    },
+                )
+            conn.info["ficha_depth"] = depth + 1
+            try:
+                yield conn
+            finally:
+                conn.info["ficha_depth"] = depth
+            return
+        with self.storage.write() as own:
+            # conn.info lives as long as the pooled connection: state for this one
+            # transaction is set here and cleared when it ends
+            own.info["ficha_depth"] = 1
+            own.info["ficha_fired"] = set()
+            try:
+                yield own
+            finally:
+                own.info["ficha_depth"] = 0
+                own.info.pop("ficha_fired", None)
 
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
@@ -85,10 +141,17 @@ class RecordService:
 
     # -- writes ---------------------------------------------------------------------------
 
-    def create(self, object_name: str, values: Mapping[str, Any], actor: Actor = SYSTEM) -> Record:
+    def create(
+        self,
+        object_name: str,
+        values: Mapping[str, Any],
+        actor: Actor = SYSTEM,
+        *,
+        conn: Connection | None = None,
+    ) -> Record:
         obj = self.model[object_name]
-        with self.storage.write() as conn:
-            return self._create(conn, obj, values, actor)
+        with self._transaction(conn) as tx:
+            return self._create(tx, obj, values, actor)
 
     def update(
         self,
@@ -98,16 +161,19 @@ class RecordService:
         actor: Actor = SYSTEM,
         *,
         expected_version: int | None = None,
+        conn: Connection | None = None,
     ) -> Record:
         obj = self.model[object_name]
-        with self.storage.write() as conn:
-            return self._update(conn, obj, ident, values, actor, expected_version)
+        with self._transaction(conn) as tx:
+            return self._update(tx, obj, ident, values, actor, expected_version)
 
-    def delete(self, object_name: str, ident: int, actor: Actor = SYSTEM) -> Record:
+    def delete(
+        self, object_name: str, ident: int, actor: Actor = SYSTEM, *, conn: Connection | None = None
+    ) -> Record:
         """Soft delete: the record leaves every list but can be restored."""
         obj = self.model[object_name]
-        with self.storage.write() as conn:
-            return self._delete(conn, obj, ident, actor)
+        with self._transaction(conn) as tx:
+            return self._delete(tx, obj, ident, actor)
 
     def delete_many(self, object_name: str, ids: Iterable[int], actor: Actor = SYSTEM) -> int:
         obj = self.model[object_name]
@@ -132,7 +198,13 @@ class RecordService:
                 )
             )
             record = self._load(conn, obj, ident)
+            rolled = []
+            if self.enforcer is not None:
+                rolled = self.enforcer.refresh(
+                    conn, obj, ident, None, {k: _plain(v) for k, v in record.items()}
+                )
             self._emit("restored", obj, record, before, {}, actor, conn)
+            self._emit_rolled(conn, rolled, actor)
             return record
 
     # -- the steps of a write ---------------------------------------------------------------
@@ -151,6 +223,12 @@ class RecordService:
                 errors.setdefault(f.name, "is required")
             if f.required and f.kind == MANY_TO_MANY and not links.get(f.name):
                 errors.setdefault(f.name, "needs at least one")
+        if not errors and self.enforcer is not None:
+            after = {**clean, **links}
+            errors.update(self.enforcer.check(conn, obj, None, after, set(after), actor))
+            clean.update(
+                {k: after[k] for k in self.enforcer.behaviour.of(obj.name).formulas if k in after}
+            )
         if errors:
             raise ValidationFailed(obj.name, errors)
         now = utcnow()
@@ -169,9 +247,15 @@ class RecordService:
         ident = self._insert(conn, obj, table, row)
         for name, ids in links.items():
             self._write_links(conn, obj, obj.fields[name], ident, ids)
+        rolled = (
+            self.enforcer.refresh(conn, obj, ident, None, clean)
+            if self.enforcer is not None
+            else []
+        )
         record = self._load(conn, obj, ident)
-        changes = {k: (None, record.get(k)) for k in clean}
+        changes = {k: (None, _plain(record.get(k))) for k in clean}
         self._emit("created", obj, record, None, changes, actor, conn)
+        self._emit_rolled(conn, rolled, actor)
         return record
 
     def _insert(
@@ -194,12 +278,20 @@ class RecordService:
     ) -> Record:
         before = self._load(conn, obj, ident)
         if expected_version is not None and before["version"] != expected_version:
-            raise Conflict(obj.name, ident, {})
+            raise self._conflict(conn, obj, ident, expected_version)
         clean, links, errors = self._validate(conn, obj, values, before)
         for name, value in clean.items():
             f = obj.fields[name]
             if f.required and value is None:
                 errors.setdefault(name, "is required")
+        if not errors and self.enforcer is not None:
+            plain_before = {k: _plain(v) for k, v in before.items()}
+            after = {**plain_before, **clean, **links}
+            touched = {k for k, v in clean.items() if plain_before.get(k) != v}
+            errors.update(self.enforcer.check(conn, obj, plain_before, after, touched, actor))
+            clean.update(
+                {k: after[k] for k in self.enforcer.behaviour.of(obj.name).formulas if k in after}
+            )
         if errors:
             raise ValidationFailed(obj.name, errors)
         changed = {k: v for k, v in clean.items() if _plain(before.get(k)) != v}
@@ -227,14 +319,29 @@ class RecordService:
         except sa.exc.IntegrityError as exc:
             raise ValidationFailed(obj.name, self._integrity_errors(obj, exc)) from exc
         if result.rowcount != 1:  # someone else saved between our read and our write
-            raise Conflict(obj.name, ident, {})
+            raise self._conflict(conn, obj, ident, version)
         for name, (_old, ids) in link_changes.items():
             self._write_links(conn, obj, obj.fields[name], ident, ids)
+        rolled = []
+        if self.enforcer is not None:
+            plain_before = {k: _plain(v) for k, v in before.items()}
+            rolled = self.enforcer.refresh(
+                conn, obj, ident, plain_before, {**plain_before, **clean}
+            )
         record = self._load(conn, obj, ident)
         changes = {k: (_plain(before.get(k)), _plain(record.get(k))) for k in changed}
         changes.update(link_changes)
         self._emit("updated", obj, record, before, changes, actor, conn)
+        self._emit_rolled(conn, rolled, actor)
         return record
+
+    def _conflict(self, conn: Connection, obj: ObjectDef, ident: int, version: int) -> Conflict:
+        changed: dict[str, Any] = {}
+        if self.changes_since is not None:
+            for name, (_value, who) in self.changes_since(conn, obj.name, ident, version).items():
+                label = obj.fields[name].label.lower() if name in obj.fields else name
+                changed[f"{label} (by {who})"] = _value
+        return Conflict(obj.name, ident, changed)
 
     def _delete(self, conn: Connection, obj: ObjectDef, ident: int, actor: Actor) -> Record:
         before = self._load(conn, obj, ident)
@@ -270,7 +377,13 @@ class RecordService:
                 version=table.c.version + 1,
             )
         )
+        rolled = []
+        if self.enforcer is not None:  # a deleted child no longer counts in its parent
+            rolled = self.enforcer.refresh(
+                conn, obj, ident, {k: _plain(v) for k, v in before.items()}, None
+            )
         self._emit("deleted", obj, before, before, {}, actor, conn)
+        self._emit_rolled(conn, rolled, actor)
         return before
 
     def _delete_blockers(self, conn: Connection, obj: ObjectDef, ident: int) -> list[str]:
@@ -532,6 +645,24 @@ class RecordService:
                 record[f.name] = self.reader.m2m_links(conn, obj.name, f.name, [ident])[ident]
         return record
 
+    def _emit_rolled(
+        self, conn: Connection, rolled: list[tuple[str, int, dict[str, Any]]], actor: Actor
+    ) -> None:
+        """A child's change moved a roll-up of its parent: audit it and let rules react."""
+        for object_name, ident, changes in rolled:
+            parent = self.model[object_name]
+            record = self.reader.get(conn, object_name, ident)
+            if record is not None:
+                self._emit(
+                    "updated",
+                    parent,
+                    record,
+                    record,
+                    changes,
+                    Actor(actor.user_id, f"{actor.name} (roll-up)", "system"),
+                    conn,
+                )
+
     def _emit(
         self,
         kind: str,
@@ -549,8 +680,8 @@ class RecordService:
 
 def _plain(value: Any) -> Any:
     """A stored value as the validator produces it (links as ids) for comparisons."""
-    if hasattr(value, "id") and hasattr(value, "title"):
+    if isinstance(value, LinkRef):
         return value.id
-    if isinstance(value, list) and value and hasattr(value[0], "title"):
+    if isinstance(value, list) and value and isinstance(value[0], LinkRef):
         return sorted(v.id for v in value)
     return value

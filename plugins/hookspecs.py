@@ -12,8 +12,12 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
     import click
 
+    from framework.actions import ActionContext
     from framework.app import DemoContext, Ficha
     from framework.records import RecordEvent
     from modeler.fieldtypes import FieldType
@@ -48,6 +52,18 @@ def ficha_field_types() -> list[FieldType]:
 
 
 # -- runtime: records ----------------------------------------------------------------------
+
+
+@hookspec
+def ficha_actions() -> dict[str, Callable[[ActionContext], Any]]:
+    """Contribute actions that business rules can run: name → function.
+
+    Called once at start. A rule runs one with `- call: name` (or `- name: {…}`); the
+    function gets a `framework.actions.ActionContext` (the record, the rule's options in
+    `ctx.action.options`, the records service and the transaction's connection in
+    `ctx.conn`). Raising refuses the change that fired the rule. All results are merged.
+    """
+    raise NotImplementedError
 
 
 @hookspec

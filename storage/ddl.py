@@ -201,7 +201,8 @@ def create_index(
 ) -> None:
     if _has_index(table_name, name):
         return
-    op.create_index(name, table_name, list(columns), unique=unique)
+    # **kw carries postgresql_where / sqlite_where: list indexes are partial (tables.py)
+    op.create_index(name, table_name, list(columns), unique=unique, **kw)
 
 
 def drop_index(name: str, table_name: str, **kw: Any) -> None:
@@ -352,10 +353,20 @@ def _rename_index(table: str, old: str, new: str, unique: bool) -> None:
         run(sa.text(f"ALTER INDEX {quote(old)} RENAME TO {quote(new)}"))
     elif backend() == "mariadb":
         run(sa.text(f"ALTER TABLE {quote(table)} RENAME INDEX {quote(old)} TO {quote(new)}"))
-    else:  # SQLite cannot rename an index: build it again under the new name
-        found = next(i for i in inspector().get_indexes(table) if i["name"] == old)
+    else:  # SQLite cannot rename an index: build it again under the new name, from its
+        # own CREATE statement (which keeps a partial index's WHERE)
+        sql = (
+            bind()
+            .execute(
+                sa.text("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = :n"),
+                {"n": old},
+            )
+            .scalar()
+        )
         _drop_index_sql(old, table)
-        op.create_index(new, table, [str(c) for c in found["column_names"]], unique=unique)
+        head, rest = str(sql).split(" ON ", 1)
+        kind = "CREATE UNIQUE INDEX" if head.upper().startswith("CREATE UNIQUE") else "CREATE INDEX"
+        run(sa.text(f"{kind} {quote(new)} ON {rest}"))
 
 
 # -- data checks shared with the plan --------------------------------------------------------

@@ -13,6 +13,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.expression import UnaryExpression
 
 WORD_RE = re.compile(r"\w+", re.UNICODE)
 _bind_counter = itertools.count()
@@ -101,11 +103,26 @@ class Dialect:
         """Round half away from zero to `scale` decimals (the scale is a constant)."""
         return sa.func.round(expr, sa.literal_column(str(int(scale))))
 
+    def order_after_filter(self, expr: Any) -> Any:
+        """A sort key the planner should not walk an index for: used when a search has
+        already narrowed the rows to a few, so they are found first and sorted after."""
+        return expr
+
+    def fence(self, select: sa.Select[Any]) -> sa.Select[Any]:
+        """A subquery the planner must run on its own rather than merge into the query
+        around it (so the rows it selects drive the rest)."""
+        return select
+
 
 class SQLiteDialect(Dialect):
     """FTS5 external-content table kept in step by triggers."""
 
     name = "sqlite"
+
+    def order_after_filter(self, expr: Any) -> Any:
+        # SQLite's documented way to keep a term from using an index: unary plus (a no-op
+        # on every type). Without it an exact lookup walked the whole sort index.
+        return UnaryExpression(expr, operator=operators.custom_op("+"), type_=expr.type)
 
     def fulltext_ddl(self, table: str, columns: Sequence[str]) -> list[str]:
         fts = fts_table_name(table)
@@ -161,7 +178,11 @@ class SQLiteDialect(Dialect):
         )
 
     def days_between(self, later: Any, earlier: Any) -> Any:
-        return sa.cast(sa.func.julianday(later) - sa.func.julianday(earlier), sa.Integer)
+        # whole days between the calendar days, whatever the times of day
+        return sa.cast(
+            sa.func.julianday(sa.func.date(later)) - sa.func.julianday(sa.func.date(earlier)),
+            sa.Integer,
+        )
 
     def date_part(self, part: str, expr: Any) -> Any:
         code = {"year": "%Y", "month": "%m", "day": "%d"}[part]
@@ -179,8 +200,12 @@ class SQLiteDialect(Dialect):
 
     def estimate_rows(self, conn: Connection, table: sa.Table) -> int | None:
         # Ids only grow; max - min + 1 is close to the count unless many rows were purged.
-        low, high = conn.execute(sa.select(sa.func.min(table.c.id), sa.func.max(table.c.id))).one()
-        return 0 if high is None else int(high - low + 1)
+        # Two scalar subqueries: each reads one end of the primary key (one min-max
+        # statement would scan a whole index).
+        low = sa.select(sa.func.min(table.c.id)).scalar_subquery()
+        high = sa.select(sa.func.max(table.c.id)).scalar_subquery()
+        first, last = conn.execute(sa.select(low, high)).one()
+        return 0 if last is None else int(last - first + 1)
 
 
 PG_SEARCH_CONFIG = "ficha_search"
@@ -247,6 +272,9 @@ class PostgreSQLDialect(Dialect):
     def ordered_text(self, expr: Any) -> Any:
         return sa.collate(expr, "C")  # code point order, whatever the database's locale
 
+    def fence(self, select: sa.Select[Any]) -> sa.Select[Any]:
+        return select.offset(0)  # PostgreSQL never pulls up a subquery with an OFFSET
+
     def add_interval(self, expr: Any, delta: dt.timedelta, is_date: bool) -> Any:
         moved = expr + sa.bindparam(None, delta, type_=sa.Interval())
         return sa.cast(moved, sa.Date) if is_date else moved
@@ -295,6 +323,10 @@ class MariaDBDialect(Dialect):
         return sa.text(f"MATCH ({cols}) AGAINST (:{name} IN BOOLEAN MODE)").bindparams(
             sa.bindparam(name, query)
         )
+
+    def fence(self, select: sa.Select[Any]) -> sa.Select[Any]:
+        # MariaDB merges derived tables into the outer query unless they have a LIMIT
+        return select.limit(2**62)
 
     def exact_text(self, expr: Any) -> Any:
         # Tables use a case- and accent-blind collation (good for sorting and search);

@@ -297,13 +297,19 @@ class ConversionPlanning(PlanState):
             new_name=back_column,
         ), None
 
-    def _indexes_on(self, table: str, column: str) -> list[tuple[str, list[str], bool]]:
+    def _indexes_on(self, table: str, column: str) -> list[tuple[Any, ...]]:
+        """The indexes and unique constraints the converted column must get back, as
+        (name, columns, unique[, condition of a partial index])."""
         t = self.target.metadata.tables[table]
-        found = [
-            (str(i.name), list(i.columns.keys()), bool(i.unique))
-            for i in t.indexes
-            if column in i.columns
-        ]
+        found: list[tuple[Any, ...]] = []
+        for i in t.indexes:
+            if column not in i.columns:
+                continue
+            where = i.dialect_kwargs.get("sqlite_where") or i.dialect_kwargs.get("postgresql_where")
+            entry: tuple[Any, ...] = (str(i.name), list(i.columns.keys()), bool(i.unique))
+            if where is not None:
+                entry += (str(where.compile(compile_kwargs={"literal_binds": True})),)
+            found.append(entry)
         found += [
             (str(u.name), [col.name for col in u.columns], True)
             for u in t.constraints

@@ -24,6 +24,9 @@ from storage.manager import StorageManager
 from storage.tables import column_name
 
 COUNT_CAP = 10_000
+#: a search matching more than this says "1,000+": counting every hit costs more than
+#: showing the first page, and nobody pages through thousands of search results
+SEARCH_COUNT_CAP = 1_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,21 +90,33 @@ class Reader:
     # -- statement building ------------------------------------------------------------
 
     def _select(
-        self, obj: ObjectDef, fields: Sequence[str] | None
+        self,
+        obj: ObjectDef,
+        fields: Sequence[str] | None,
+        page: sa.FromClause | None = None,
+        base: sa.FromClause | None = None,
     ) -> tuple[sa.Select[Any], dict[str, sa.FromClause]]:
-        table = self.storage.table(obj.name)
+        """The columns of a record, with its links' titles joined. `page` limits it to
+        the ids of one page chosen beforehand; `base` reads the rows from a subquery with
+        the table's columns instead of the table."""
+        table = base if base is not None else self.storage.table(obj.name)
         wanted = [f for f in obj.stored_fields() if fields is None or f.name in fields]
         columns: list[Any] = [
-            table.c.id,
-            table.c.version,
-            table.c.created_at,
-            table.c.updated_at,
-            table.c.created_by,
-            table.c.updated_by,
-            table.c.deleted_at,
+            table.c[name]
+            for name in (
+                "id",
+                "version",
+                "created_at",
+                "updated_at",
+                "created_by",
+                "updated_by",
+                "deleted_at",
+            )
         ]
         joined: dict[str, sa.FromClause] = {}
         source: sa.FromClause = table
+        if page is not None:
+            source = table.join(page, page.c.id == table.c.id)
         for f in wanted:
             col = table.c[column_name(f)]
             if f.kind == LINK:
@@ -165,9 +180,14 @@ class Reader:
         return value if isinstance(value, str) and value else None
 
     def _order(
-        self, obj: ObjectDef, sort: Sequence[Sort], joined: dict[str, sa.FromClause]
+        self,
+        obj: ObjectDef,
+        sort: Sequence[Sort],
+        joined: dict[str, sa.FromClause],
+        searching: bool = False,
+        base: sa.FromClause | None = None,
     ) -> list[Any]:
-        table = self.storage.table(obj.name)
+        table = base if base is not None else self.storage.table(obj.name)
         order: list[Any] = []
         for s in sort:
             if s.field == "id":
@@ -179,12 +199,15 @@ class Reader:
                 col = _title_column(self.model[f.target or ""], joined[f.name])
             else:
                 col = table.c[column_name(f)]
+            if searching:
+                col = self.storage.dialect.order_after_filter(col)
             order.append(col.desc() if s.descending else col.asc())
         last_desc = next(
             (s.descending for s in sort if s.field == "id"), sort[-1].descending if sort else True
         )
         # id last keeps pages stable when values repeat, and is what keyset cursors use
-        order.append(table.c.id.desc() if last_desc else table.c.id.asc())
+        key = self.storage.dialect.order_after_filter(table.c.id) if searching else table.c.id
+        order.append(key.desc() if last_desc else key.asc())
         return order
 
     # -- reads -----------------------------------------------------------------------------
@@ -204,18 +227,76 @@ class Reader:
         include_deleted: bool = False,
     ) -> builtins.list[Record]:
         obj = self.model[object_name]
-        stmt, joined = self._select(obj, fields)
-        clauses = self._base_where(obj, where, search, include_deleted)
+        table = self.storage.table(obj.name)
+        clauses = self._base_where(obj, where, None, include_deleted)
         sort = tuple(sort) or tuple(Sort(f, d) for f, d in obj.list.sort)
         if after:
             clauses.append(self._after(obj, sort, after))
-        stmt = stmt.where(*clauses).order_by(*self._order(obj, sort, joined))
-        if limit > 0:
-            stmt = stmt.limit(limit)
-        if offset and not after:
-            stmt = stmt.offset(offset)
+        by_link = any(s.field in obj.fields and obj.fields[s.field].kind == LINK for s in sort)
+        if search and search.strip():
+            # A search narrows the rows to a few: read them first (through the full-text or
+            # a unique index), then sort only those and join their links. Left to
+            # themselves the planners walk the sort index testing every row, or join the
+            # matches back to the whole table.
+            matches = self.storage.dialect.fence(
+                sa.select(table).where(self.search_clause(obj, search), *clauses)
+            ).subquery("matches")
+            stmt, joined = self._select(obj, fields, base=matches)
+            stmt = stmt.order_by(*self._order(obj, sort, joined, searching=True, base=matches))
+            stmt = stmt.limit(limit) if limit > 0 else stmt
+            stmt = stmt.offset(offset) if offset and not after else stmt
+        elif offset and not after and limit > 0 and not by_link:
+            # A deep page: find its ids on the table alone (an index walk), then join and
+            # read just those rows; skipped rows are never read whole nor joined.
+            ids = (
+                sa.select(table.c.id)
+                .where(*clauses)
+                .order_by(*self._order(obj, sort, {}))
+                .limit(limit)
+                .offset(offset)
+                .subquery("page")
+            )
+            stmt, joined = self._select(obj, fields, page=ids)
+            stmt = stmt.order_by(*self._order(obj, sort, joined))
+        else:
+            stmt, joined = self._select(obj, fields)
+            stmt = stmt.where(*clauses).order_by(*self._order(obj, sort, joined))
+            if limit > 0:
+                stmt = stmt.limit(limit)
+            if offset and not after:
+                stmt = stmt.offset(offset)
         rows = conn.execute(stmt).mappings().all()
         return [self._record(obj, row) for row in rows]
+
+    def page(
+        self,
+        conn: Connection,
+        object_name: str,
+        *,
+        where: Iterable[Any] = (),
+        search: str | None = None,
+        sort: Sequence[Sort] = (),
+        limit: int = 25,
+        offset: int = 0,
+        fields: Sequence[str] | None = None,
+    ) -> tuple[builtins.list[Record], Count]:
+        """A page of records and how many there are in all, on one connection. A page
+        that is not full tells the count itself; a search counts to a lower cap."""
+        where = builtins.list(where)
+        records = self.list(
+            conn,
+            object_name,
+            where=where,
+            search=search,
+            sort=sort,
+            limit=limit,
+            offset=offset,
+            fields=fields,
+        )
+        if limit > 0 and len(records) < limit and (records or offset == 0):
+            return records, Count(offset + len(records), True)
+        cap = SEARCH_COUNT_CAP if search and search.strip() else COUNT_CAP
+        return records, self.count(conn, object_name, where=where, search=search, cap=cap)
 
     def count(
         self,

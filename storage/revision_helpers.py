@@ -268,9 +268,12 @@ def convert_column(
     if foreign_key and backend() != "sqlite":
         name, referred, ondelete = foreign_key
         add_foreign_key(name, table, referred, [final], ["id"], ondelete=ondelete)
-    for name, cols, unique in indexes:
+    for name, cols, unique, *where in indexes:
         if unique:
             add_unique(name, table, cols)
+        elif where:  # a partial index (where the database has them: storage/tables.py)
+            condition = sa.text(where[0])
+            create_index(name, table, cols, sqlite_where=condition, postgresql_where=condition)
         else:
             create_index(name, table, cols)
 

@@ -91,7 +91,8 @@ def _system_columns() -> list[sa.Column[Any]]:
         sa.Column("updated_at", sa.DateTime, nullable=False),
         sa.Column("created_by", sa.Integer, nullable=True),
         sa.Column("updated_by", sa.Integer, nullable=True),
-        sa.Column("deleted_at", sa.DateTime, nullable=True, index=True),
+        # indexed as the first column of every list index (see _list_indexes)
+        sa.Column("deleted_at", sa.DateTime, nullable=True),
     ]
 
 
@@ -110,6 +111,7 @@ def build_tables(model: Model) -> Tables:
         # No comments on tables or columns: labels live in the YAML, and a label change
         # must not show up as a schema difference.
         table = sa.Table(obj.table_name, metadata, *columns)
+        _list_indexes(model, obj, table)
         for index in obj.indexes:
             cols = [column_name(obj.fields[n]) if n in obj.fields else n for n in index.fields]
             sa.Index(
@@ -124,6 +126,45 @@ def build_tables(model: Model) -> Tables:
                 _link_table(model, obj, f, tables)
     _map_classes(model, tables)
     return tables
+
+
+def _list_indexes(model: Model, obj: ObjectDef, table: sa.Table) -> None:
+    """Indexes for what lists do: show live records (deleted_at IS NULL), filtered by a
+    value or a link, in order.
+
+    They are partial indexes (WHERE deleted_at IS NULL) on SQLite and PostgreSQL, so one
+    index serves the filter, the live-record condition and the order; PostgreSQL cannot
+    take a row order from an index whose first column is only tested IS NULL. MariaDB
+    has no partial indexes and ignores the condition: live rows are nearly all rows, so
+    walking the plain index in order and skipping the deleted ones is as good. There is
+    deliberately no index on deleted_at alone: nearly every row has it empty, and such an
+    index misleads the planners into reading all of them."""
+    wanted: list[tuple[str, ...]] = []
+    lookups: list[str] = []
+    for f in obj.stored_fields():
+        ftype = model.field_types.get(f.type)
+        if f.unique or not ftype.orderable:
+            continue
+        if f.index:
+            lookups.append(column_name(f))
+        elif f.kind == LINK or f.filter:
+            wanted.append((column_name(f),))
+    sort = [name for name, _ in obj.list.sort if name != "id"]
+    if sort and all(
+        (n in obj.fields and obj.fields[n].kind != LINK) or n in ("created_at", "updated_at")
+        for n in sort
+    ):
+        wanted.append(tuple(column_name(obj.fields[n]) if n in obj.fields else n for n in sort))
+    # `index: true` marks an identifier looked up whole (a phone, a card number): a plain
+    # index, which SQLite can also use inside an OR (the search box ORs the identifiers).
+    for name in lookups:
+        sa.Index(None, table.c[name], table.c.id)
+    live = table.c.deleted_at.is_(None)
+    for cols in dict.fromkeys(wanted):
+        # named by the naming convention, like every other index (renames follow it)
+        sa.Index(
+            None, *(table.c[c] for c in cols), table.c.id, sqlite_where=live, postgresql_where=live
+        )
 
 
 def deferred_links(model: Model) -> set[tuple[str, str]]:
@@ -178,10 +219,10 @@ def _column(model: Model, obj: ObjectDef, f: FieldDef, deferred: bool = False) -
             )
         )
         sql_type: Any = _id_type()
-        kwargs["index"] = not f.unique  # links are joined and filtered on all the time
+        kwargs["index"] = False  # indexed with deleted_at in front, see _list_indexes
     else:
         sql_type = ftype.sql_type(f)
-        kwargs["index"] = (f.index or f.filter) and not f.unique and ftype.orderable
+        kwargs["index"] = False
     return sa.Column(
         column_name(f),
         sql_type,
@@ -238,6 +279,37 @@ def _system_tables(tables: Tables) -> None:
         sa.Column("name", sa.String(120), primary_key=True),
         sa.Column("value", sa.BigInteger, nullable=False),
     )  # autonumber counters: one row per object, field and period
+    tables.system["audit"] = sa.Table(
+        "ficha_audit",
+        md,
+        sa.Column("id", _id_type(), primary_key=True, autoincrement=True),
+        sa.Column("at", sa.DateTime, nullable=False),
+        sa.Column("object", sa.String(60), nullable=False),
+        sa.Column("record_id", sa.BigInteger, nullable=True),
+        sa.Column("action", sa.String(20), nullable=False),
+        sa.Column("actor_id", sa.BigInteger, nullable=True),
+        sa.Column("actor_name", sa.String(120), nullable=False),
+        sa.Column("channel", sa.String(20), nullable=False),
+        sa.Column("version", sa.Integer, nullable=True),
+        sa.Column("changes", sa.JSON(none_as_null=True), nullable=True),
+        sa.Index(None, "object", "record_id", "id"),
+        sa.Index(None, "at"),
+    )  # the audit trail: who changed what, when, through which channel
+    tables.system["job"] = sa.Table(
+        "ficha_job",
+        md,
+        sa.Column("id", _id_type(), primary_key=True, autoincrement=True),
+        sa.Column("kind", sa.String(40), nullable=False),
+        sa.Column("name", sa.String(200), nullable=False),
+        sa.Column("payload", sa.JSON(none_as_null=True), nullable=True),
+        sa.Column("run_at", sa.DateTime, nullable=False),
+        sa.Column("claimed_by", sa.String(80), nullable=True),
+        sa.Column("claimed_until", sa.DateTime, nullable=True),
+        sa.Column("done_at", sa.DateTime, nullable=True),
+        sa.Column("attempts", sa.Integer, nullable=False, server_default=sa.text("0")),
+        sa.Column("error", sa.Text, nullable=True),
+        sa.Index(None, "done_at", "run_at"),
+    )  # timed rules and jobs, claimed in the database by one worker at a time
     tables.system["meta"] = sa.Table(
         "ficha_meta",
         md,

@@ -240,7 +240,10 @@ FUNCTIONS = {
         Function("month", ("date|datetime",), "integer", "the month (1-12) of a date"),
         Function("day", ("date|datetime",), "integer", "the day of the month of a date"),
         Function(
-            "days_between", ("date", "date"), "integer", "days from the first date to the second"
+            "days_between",
+            ("date|datetime", "date|datetime"),
+            "integer",
+            "days from the first date to the second",
         ),
         Function("abs", ("number",), "arg0", "absolute value"),
         Function(

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from framework.expressions import binding as b
 from modeler.schema import FieldDef
+from storage.queries import LinkRef
 
 
 class Resolver(Protocol):
@@ -57,8 +58,10 @@ def quantize(value: Any, scale: int) -> Any:
 
 def plain(value: Any) -> Any:
     """A record's value as expressions see it: a linked record is its id."""
-    if hasattr(value, "id") and hasattr(value, "title"):
+    if isinstance(value, LinkRef):
         return value.id
+    if isinstance(value, list) and value and isinstance(value[0], LinkRef):
+        return [v.id for v in value]
     if isinstance(value, float):
         return Decimal(repr(value))
     return value
@@ -269,6 +272,10 @@ def _same_kind(left: Any, right: Any) -> tuple[Any, Any]:
     return left, right
 
 
+def _day(value: dt.date) -> dt.date:
+    return value.date() if isinstance(value, dt.datetime) else value
+
+
 def _contains(node: b.BCall, haystack: Any, needle: Any) -> bool:
     if isinstance(haystack, list):
         return needle in haystack
@@ -285,7 +292,7 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "year": lambda n, x: x.year,
     "month": lambda n, x: x.month,
     "day": lambda n, x: x.day,
-    "days_between": lambda n, x, y: (y - x).days,
+    "days_between": lambda n, x, y: (_day(y) - _day(x)).days,
     "abs": lambda n, x: abs(x),
     "round": lambda n, x, places=0: quantize(x, n.type.scale),
 }

@@ -1,0 +1,138 @@
+"""The audit trail: every change to a record — who, when, through which channel, and
+each field's old → new value — written in the same transaction as the change."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from framework.records import RecordEvent, utcnow
+from storage.manager import StorageManager
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "id") and hasattr(value, "title"):
+        return value.id
+    return value
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: int
+    at: dt.datetime
+    object: str
+    record_id: int | None
+    action: str
+    actor_name: str
+    channel: str
+    version: int | None
+    changes: Mapping[str, tuple[Any, Any]]
+
+
+class AuditTrail:
+    """Subscribe `record` to the records service; read with `history`."""
+
+    def __init__(self, storage: StorageManager) -> None:
+        self.storage = storage
+        self.table = storage.tables.system["audit"]
+
+    def record(self, event: RecordEvent) -> None:
+        changes = {k: [_jsonable(old), _jsonable(new)] for k, (old, new) in event.changes.items()}
+        event.conn.execute(
+            self.table.insert().values(
+                at=utcnow(),
+                object=event.object,
+                record_id=event.record.get("id"),
+                action=event.kind,
+                actor_id=event.actor.user_id,
+                actor_name=event.actor.name,
+                channel=event.actor.channel,
+                version=event.record.get("version"),
+                changes=changes or None,
+            )
+        )
+
+    def log(
+        self,
+        conn: sa.Connection,
+        action: str,
+        actor: Any,
+        *,
+        object_name: str = "",
+        record_id: int | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Something other than a record change: a login, an export, a role change."""
+        conn.execute(
+            self.table.insert().values(
+                at=utcnow(),
+                object=object_name or "-",
+                record_id=record_id,
+                action=action,
+                actor_id=getattr(actor, "user_id", None),
+                actor_name=getattr(actor, "name", "system"),
+                channel=getattr(actor, "channel", "system"),
+                version=None,
+                changes={k: [None, _jsonable(v)] for k, v in (details or {}).items()} or None,
+            )
+        )
+
+    def history(
+        self,
+        conn: sa.Connection,
+        object_name: str,
+        record_id: int,
+        *,
+        limit: int = 50,
+        before_id: int | None = None,
+    ) -> list[Entry]:
+        t = self.table
+        stmt = (
+            sa.select(t)
+            .where(t.c.object == object_name, t.c.record_id == record_id)
+            .order_by(t.c.id.desc())
+            .limit(limit)
+        )
+        if before_id is not None:
+            stmt = stmt.where(t.c.id < before_id)
+        return [
+            Entry(
+                r.id,
+                r.at,
+                r.object,
+                r.record_id,
+                r.action,
+                r.actor_name,
+                r.channel,
+                r.version,
+                {k: tuple(v) for k, v in (r.changes or {}).items()},
+            )
+            for r in conn.execute(stmt)
+        ]
+
+    def changes_since(
+        self, conn: sa.Connection, object_name: str, record_id: int, version: int
+    ) -> dict[str, Any]:
+        """Fields changed after `version` (to tell a user what happened meanwhile)."""
+        t = self.table
+        rows = conn.execute(
+            sa.select(t.c.changes, t.c.actor_name)
+            .where(t.c.object == object_name, t.c.record_id == record_id, t.c.version > version)
+            .order_by(t.c.id)
+        ).all()
+        changed: dict[str, Any] = {}
+        for row in rows:
+            for name, (_old, new) in (row.changes or {}).items():
+                changed[name] = (new, row.actor_name)
+        return changed
