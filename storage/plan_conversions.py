@@ -305,7 +305,9 @@ class ConversionPlanning(PlanState):
         for i in t.indexes:
             if column not in i.columns:
                 continue
-            where = i.dialect_kwargs.get("sqlite_where") or i.dialect_kwargs.get("postgresql_where")
+            where = i.dialect_kwargs.get("sqlite_where")
+            if where is None:
+                where = i.dialect_kwargs.get("postgresql_where")
             entry: tuple[Any, ...] = (str(i.name), list(i.columns.keys()), bool(i.unique))
             if where is not None:
                 entry += (str(where.compile(compile_kwargs={"literal_binds": True})),)
