@@ -486,7 +486,7 @@ def _serve(ficha: Any, host: str, port: int, reload: bool, banner: str = "") -> 
 
     from framework.app import create_app
 
-    app = create_app(ficha.settings, reload=reload, ficha=ficha)
+    app = create_app(ficha.settings, reload=reload, ficha=ficha, scheduler=True)
     console.print(
         f"[bold green]Ficha[/bold green] serving [bold]{ficha.settings.name}[/bold] "
         f"on [link]http://{host}:{port}/[/link]"
@@ -495,6 +495,38 @@ def _serve(ficha: Any, host: str, port: int, reload: bool, banner: str = "") -> 
     if banner:
         console.print(banner)
     uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+# -- worker --------------------------------------------------------------------------------
+
+
+@cli.command()
+@project_option
+@click.option("--interval", default=5.0, show_default=True, help="Seconds between rounds.")
+@click.option("--once", is_flag=True, help="Run what is due now, then stop.")
+@handled
+def worker(project: Path, interval: float, once: bool) -> None:
+    """Run timed rules and jobs (as `ficha serve` does in the background). Several
+    workers may run at once: each job is claimed in the database by one of them."""
+    import time
+
+    ficha = _load(project)
+    _require_migrated(ficha)
+    ficha.start_schedules()
+    console.print(
+        f"[green]Ficha worker[/green] {ficha.scheduler.worker_id} started "
+        f"({len(ficha.behaviour.scheduled())} scheduled rules)"
+    )
+    try:
+        while True:
+            ran = ficha.scheduler.tick()
+            if ran:
+                console.print(f"ran {ran} job(s)")
+            if once:
+                return
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        console.print("stopped")
 
 
 # -- demo ----------------------------------------------------------------------------------

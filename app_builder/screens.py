@@ -20,8 +20,8 @@ from starlette_admin.views import BaseModelView
 from starlette_admin.widgets import PanelWidget, TabsWidget
 
 from app_builder.filters import FichaFilterRegistry
-from app_builder.widgets import RelatedListField, field_for
-from framework.errors import ValidationFailed
+from app_builder.widgets import RelatedListField, VersionField, field_for
+from framework.errors import Conflict, ValidationFailed
 from framework.records import Actor
 from modeler.fieldtypes import COLUMN, HAS_MANY, LINK, MANY_TO_MANY
 from modeler.schema import ObjectDef
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from framework.app import Ficha
 
 RELATED_PREVIEW = 10
+HISTORY_SHOWN = 20
 
 
 def actor_for(request: Request) -> Actor:
@@ -49,6 +50,8 @@ class RecordView(BaseModelView):
     page_size_options = [25, 50, 100]
     search_highlight = True
     detail_template = "ficha_detail.html"
+    create_template = "ficha_create.html"
+    edit_template = "ficha_edit.html"
 
     def __init__(self, ficha: Ficha, obj: ObjectDef, files: BaseStorage | None = None) -> None:
         self.ficha = ficha
@@ -77,8 +80,14 @@ class RecordView(BaseModelView):
                 exclude_from_list="id" not in obj.list.columns,
             )
         ]
+        workflow = ficha.behaviour.of(obj.name).workflow_field
         for f in ordered:
-            self.fields.append(field_for(obj, f, ficha.model.field_types, storage=files))
+            field = field_for(obj, f, ficha.model.field_types, storage=files)
+            if f.name == workflow and isinstance(field, sa_fields.EnumField):
+                field.choices_loader = self._workflow_choices
+                field.choices = None
+            self.fields.append(field)
+        self.fields.append(VersionField("version", label="Version"))
         types = ficha.model.field_types
         # Only columns with an index can be sorted: sorting a million rows by anything
         # else takes seconds. A column gets one from list sort, filter, index or unique.
@@ -256,6 +265,9 @@ class RecordView(BaseModelView):
                 self._attach_many(conn, [record], None)
                 if detail:
                     self._attach_related(conn, record)
+                    record["_history"] = self.ficha.audit.history(
+                        conn, self.obj.name, ident, limit=HISTORY_SHOWN
+                    )
                 return record
 
         return await anyio.to_thread.run_sync(run)
@@ -336,7 +348,11 @@ class RecordView(BaseModelView):
     def _values(self, request: Request, data: dict[str, Any]) -> dict[str, Any]:
         values = {}
         for field in self.get_fields_list(request):
-            if field.read_only or isinstance(field, RelatedListField) or field.name == "id":
+            if (
+                field.read_only
+                or isinstance(field, RelatedListField | VersionField)
+                or (field.name == "id")
+            ):
                 continue
             if field.name in data:
                 values[field.name] = data[field.name]
@@ -354,13 +370,48 @@ class RecordView(BaseModelView):
 
     async def edit(self, request: Request, pk: Any, data: dict[str, Any]) -> Any:
         values = self._values(request, data)
+        version = data.get("version")
         actor = actor_for(request)
         try:
             return await anyio.to_thread.run_sync(
-                lambda: self.ficha.records.update(self.obj.name, int(pk), values, actor)
+                lambda: self.ficha.records.update(
+                    self.obj.name,
+                    int(pk),
+                    values,
+                    actor,
+                    expected_version=version if isinstance(version, int) else None,
+                )
             )
         except ValidationFailed as exc:
             raise FormValidationError(_form_errors(exc)) from exc
+        except Conflict as exc:
+            raise FormValidationError({"_all_": str(exc)}) from exc
+
+    # -- workflows: a state field offers only the moves allowed from where the record is
+
+    def _workflow_choices(self, request: Request) -> list[tuple[str, str]]:
+        field = self.obj.fields[self.ficha.behaviour.of(self.obj.name).workflow_field or ""]
+        every = [(v.code, v.label) for v in field.values]
+        pk = request.query_params.get("pk")
+        if request.state.action != RequestAction.EDIT or not pk or not pk.isdigit():
+            return every
+        cache: dict[str, Any] = request.state.__dict__.setdefault("_ficha_states", {})
+        if self.obj.name not in cache:
+            enforcer = self.ficha.records.enforcer
+            with self.ficha.storage.read() as conn:
+                record = self.ficha.reader.get(conn, self.obj.name, int(pk))
+                allowed = (
+                    enforcer.allowed_states(conn, self.obj, record, actor_for(request))
+                    if record is not None and enforcer is not None
+                    else []
+                )
+            cache[self.obj.name] = allowed
+        allowed = cache[self.obj.name]
+        return [(code, label) for code, label in every if code in allowed] or every
+
+    def field_label(self, name: str) -> str:
+        f = self.obj.fields.get(name)
+        return f.label if f is not None else name
 
     async def delete(self, request: Request, pks: list[Any]) -> int | None:
         actor = actor_for(request)

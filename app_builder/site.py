@@ -133,8 +133,15 @@ def admin_app(ficha: Ficha) -> Starlette:
 
 
 def build_web_app(
-    settings: Settings, *, reload: bool = False, ficha: Ficha | None = None, **_: Any
+    settings: Settings,
+    *,
+    reload: bool = False,
+    ficha: Ficha | None = None,
+    scheduler: bool = False,
+    **_: Any,
 ) -> Starlette:
+    """The web application. `scheduler=True` (what `ficha serve` does) also runs timed
+    rules in a background thread; tests drive the scheduler themselves."""
     ficha = ficha or Ficha.load(settings)
     target = SwappableApp(admin_app(ficha))
     state = {"ficha": ficha}
@@ -158,6 +165,13 @@ def build_web_app(
     )
     app.state.ficha_state = state
     app.state.admin = target
+    if scheduler:
+        from framework.scheduler import SchedulerThread
+
+        ficha.start_schedules()
+        thread = SchedulerThread(ficha.scheduler)
+        app.state.scheduler_thread = thread
+        thread.start()
     if reload:
         watcher = ReloadWatcher(settings, target, state)
         app.state.reload_watcher = watcher

@@ -65,6 +65,26 @@ class ChoiceInput(sa_fields.EnumField):
 
 
 @dataclass
+class VersionField(sa_fields.BaseField):
+    """The version an edit form was opened at, sent back with the form: a save based on
+    a stale version is refused with what changed meanwhile (optimistic locking)."""
+
+    form_template: str = "fields/form/version.html"
+    label_template: str = "fields/form/version.html"
+    exclude_from_list: bool | None = True
+    exclude_from_detail: bool | None = True
+    exclude_from_create: bool | None = True
+    exclude_from_export: bool | None = True
+    exclude_from_import: bool | None = True
+    searchable: bool | None = False
+    orderable: bool | None = False
+
+    async def parse_form_data(self, request: Request, form_data: Any) -> Any:
+        raw = form_data.get(self.id)
+        return int(raw) if isinstance(raw, str) and raw.isdigit() else None
+
+
+@dataclass
 class LinkField(sa_fields.HasOne):
     """A link shown by its target's title (loaded by the list query's join), so no page
     ever loads or serializes the whole linked record."""

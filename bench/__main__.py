@@ -41,6 +41,18 @@ def _migrations(options: Options, console: Console) -> None:
     migrations.run(options, console)
 
 
+def _rules_save(options: Options, console: Console) -> None:
+    from bench import rules
+
+    rules.run_save(options, console)
+
+
+def _segment(options: Options, console: Console) -> None:
+    from bench import rules
+
+    rules.run_segment(options, console)
+
+
 #: Every benchmark, by the name `--only` takes. Add yours here.
 BENCHMARKS: dict[str, Benchmark] = {
     b.name: b
@@ -56,6 +68,18 @@ BENCHMARKS: dict[str, Benchmark] = {
             "ficha migrate on 10,000 rows and --rows: adding a field (no rebuild), "
             "a SQLite rebuild with rows/s, a type conversion with rows/s",
             _migrations,
+        ),
+        Benchmark(
+            "rules-save",
+            "records.create with 10 rules, 2 validations, a formula and the audit trail, "
+            "against a bare SQLAlchemy insert of the same row (target ≤ 3x)",
+            _rules_save,
+        ),
+        Benchmark(
+            "segment",
+            "segments of a --rows customer object selected by expression: the SQL, one "
+            "statement each, its time beside hand-written SQL",
+            _segment,
         ),
     )
 }

@@ -40,6 +40,17 @@ class Source:
     root: Path | None = None  # paths are shown relative to this folder
 
 
+def split_value_hint(key: str) -> str | None:
+    """A "key" that is really the end of the previous value: inside { } a comma ends a
+    value, so `help: Amount, for the forecast` splits in two."""
+    if " " in key.strip() or any(c in key for c in "()\"'"):
+        return (
+            "a comma inside { } ends a value: put the value before it in quotes, "
+            'e.g. help: "Amount, for the forecast"'
+        )
+    return None
+
+
 def _plain(node: Node | None) -> Any:
     return None if node is None else node.plain()
 
@@ -77,7 +88,9 @@ class _Builder:
                     "M010",
                     f"unknown key '{key}' in {what}",
                     child.key_pos or child.pos,
-                    did_you_mean(key, allowed) or f"allowed keys: {', '.join(sorted(allowed))}",
+                    split_value_hint(key)
+                    or did_you_mean(key, allowed)
+                    or f"allowed keys: {', '.join(sorted(allowed))}",
                 )
 
     def expect_map(self, node: Node | None, what: str) -> bool:

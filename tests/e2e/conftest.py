@@ -7,6 +7,7 @@ tests do not depend on each other or on their order.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -100,16 +101,11 @@ def _wait_until_up(url: str, server: _Server) -> None:
     raise RuntimeError(f"the test server did not answer on {url} within {STARTUP_TIMEOUT}s")
 
 
-@pytest.fixture(scope="session")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    """The Shop project (customer, product, order) on a SQLite file, with a few records,
-    served on a free 127.0.0.1 port."""
+@contextlib.contextmanager
+def serving(ficha: Any) -> Iterator[Site]:
+    """Serve a loaded project on a free 127.0.0.1 port for as long as the block lasts."""
     from framework.app import create_app
 
-    root = tmp_path_factory.mktemp("e2e")
-    factory = ProjectFactory(root / "shop", f"sqlite:///{root / 'shop.sqlite'}")
-    ficha = factory.migrated(SHOP)
-    seed(ficha)
     app = create_app(ficha.settings, ficha=ficha)
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
@@ -120,6 +116,50 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         yield Site(url, ficha)
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """The Shop project (customer, product, order) on a SQLite file, with a few records,
+    served on a free 127.0.0.1 port."""
+    root = tmp_path_factory.mktemp("e2e")
+    factory = ProjectFactory(root / "shop", f"sqlite:///{root / 'shop.sqlite'}")
+    ficha = factory.migrated(SHOP)
+    seed(ficha)
+    try:
+        with serving(ficha) as running:
+            yield running
+    finally:
+        factory.close()
+
+
+@pytest.fixture(scope="session")
+def crm_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """The core CRM pack, with a sales team: Berta (senior manager) and Ana, who reports
+    to her."""
+    root = tmp_path_factory.mktemp("crm")
+    factory = ProjectFactory(root / "crm", f"sqlite:///{root / 'crm.sqlite'}")
+    ficha = factory.migrated({}, packs=("core",))
+    create = ficha.records.create
+    team = create("team", {"name": "Sales"})
+    berta = create(
+        "user",
+        {"username": "berta", "name": "Berta Ortega", "role": "sales_manager", "team": team.id},
+    )
+    create(
+        "user",
+        {
+            "username": "ana",
+            "name": "Ana López",
+            "role": "sales",
+            "team": team.id,
+            "manager": berta.id,
+        },
+    )
+    try:
+        with serving(ficha) as running:
+            yield running
+    finally:
         factory.close()
 
 
@@ -180,7 +220,7 @@ def page(browser: Browser, site: Site) -> Iterator[Page]:
     context = browser.new_context(base_url=site.url, viewport={"width": 1280, "height": 900})
     context.set_default_timeout(5_000)
     # The pages import a web font from the internet: tests never leave 127.0.0.1.
-    context.route(lambda url: not url.startswith(site.url), lambda route: route.abort())
+    context.route(lambda url: not url.startswith("http://127.0.0.1:"), lambda route: route.abort())
     page = context.new_page()
     try:
         yield page

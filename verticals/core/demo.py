@@ -13,6 +13,7 @@ from framework.records import Actor
 
 if TYPE_CHECKING:
     from framework.app import DemoContext
+    from framework.records import RecordService
 
 DEMO = Actor(None, "demo", "script")
 
@@ -63,6 +64,7 @@ def fill(context: DemoContext) -> None:
         ).id
         for code, name, family, price in PRODUCTS
     ]
+    owners = _sales_team(records)
     today = dt.date.today()
     used_tax_ids: set[str] = set()
     for i in range(context.size):
@@ -89,6 +91,7 @@ def fill(context: DemoContext) -> None:
                 "employees": None if person else rnd.randrange(2, 5000),
                 "customer_since": today - dt.timedelta(days=rnd.randrange(30, 3650)),
                 "active": rnd.random() > 0.1,
+                "owner": owners[i % len(owners)],
             },
             DEMO,
         )
@@ -125,6 +128,8 @@ def fill(context: DemoContext) -> None:
                         ["acme", "globex", "initech", "umbrella"], rnd.randrange(0, 3)
                     ),
                     "contacts": rnd.sample(contacts, min(len(contacts), rnd.randrange(1, 3))),
+                    "owner": owners[i % len(owners)],
+                    "lost_reason": "Price" if stage == "lost" else None,
                 },
                 DEMO,
             )
@@ -143,9 +148,40 @@ def fill(context: DemoContext) -> None:
                     "opportunity": opp.id,
                     "due": due,
                     "done": due.date() < today and rnd.random() > 0.2,
+                    "assigned_to": owners[i % len(owners)],
                 },
                 DEMO,
             )
+
+
+SALES = [
+    ("berta", "Berta Ortega", "sales_manager"),
+    ("ana", "Ana López", "sales"),
+    ("luis", "Luis Martín", "sales"),
+    ("marta", "Marta Ruiz", "sales"),
+]
+
+
+def _sales_team(records: RecordService) -> list[int]:
+    """A sales team: a senior manager and three representatives who report to her."""
+    team = records.create("team", {"name": "Sales"}, DEMO)
+    ids = {}
+    for username, name, role in SALES:
+        ids[username] = records.create(
+            "user",
+            {
+                "username": username,
+                "name": name,
+                "email": f"{username}@demo.ficha.example",
+                "team": team.id,
+                "role": role,
+                "territory": "Madrid",
+                "manager": ids.get("berta"),
+            },
+            DEMO,
+        ).id
+    records.update("team", team.id, {"manager": ids["berta"]}, DEMO)
+    return [ids[u] for u, _, role in SALES if role == "sales"]
 
 
 def _phone(fake: Faker, rnd: object) -> str:
