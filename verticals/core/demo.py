@@ -165,7 +165,7 @@ SALES = [
 def _sales_team(records: RecordService) -> list[int]:
     """A sales team: a senior manager and three representatives who report to her."""
     team = records.create("team", {"name": "Sales"}, DEMO)
-    ids = {}
+    ids: dict[str, int] = {}
     for username, name, role in SALES:
         ids[username] = records.create(
             "user",
