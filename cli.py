@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from framework.errors import FichaError, ModelError, SettingsError, StorageError
@@ -41,10 +42,12 @@ def print_problems(problems: tuple[Problem, ...] | list[Problem]) -> None:
     for p in ordered:
         colour = "red" if p.severity == "error" else "yellow"
         label = "error" if p.severity == "error" else "warning"
-        hint = f"\n    [dim]→ {p.hint}[/dim]" if p.hint else ""
+        # Messages quote YAML ("packs: [core]"): escape them, or rich reads [core] as
+        # markup and drops it.
+        hint = f"\n    [dim]→ {escape(p.hint)}[/dim]" if p.hint else ""
         err.print(
-            f"[bold]{p.pos}[/bold]: [{colour}]{label}[/{colour}] {p.message} "
-            f"[dim]\\[{p.code}][/dim]{hint}",
+            f"[bold]{escape(str(p.pos))}[/bold]: [{colour}]{label}[/{colour}] "
+            f"{escape(p.message)} [dim]\\[{p.code}][/dim]{hint}",
             soft_wrap=True,
         )
     errors = sum(1 for p in problems if p.severity == "error")
@@ -66,7 +69,7 @@ def user_errors(debug: bool = False) -> Iterator[None]:
         print_problems(list(exc.problems))
         sys.exit(1)
     except (StorageError, FichaError) as exc:
-        err.print(f"[red]error:[/red] {exc}", soft_wrap=True)
+        err.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
         sys.exit(1)
     except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
         raise
@@ -235,6 +238,9 @@ def check(project: Path) -> None:
         f"[green]✓[/green] {len(own)} objects, {fields} fields, "
         f"packs: {', '.join(packs) or 'none'} (plus Ficha's users, teams and notifications)"
     )
+    if not ficha.storage.exists():
+        console.print("No database yet: 'ficha migrate' creates it.")
+        return
     try:
         ficha.storage.check_connection()
     except StorageError as exc:
@@ -263,33 +269,35 @@ def check(project: Path) -> None:
 
 
 def show_plan(plan: Any) -> None:
+    from rich.markup import escape as e  # values in messages may hold [brackets]
+
     if plan.pending:
         console.print("Revision files not yet applied to this database:")
         for line in plan.pending:
-            console.print(f"  • {line}")
+            console.print(f"  • {e(line)}", soft_wrap=True)
         if plan.resumed:
             console.print(
                 f"  [yellow]an earlier run stopped after {len(plan.resumed)} step(s) of "
                 f"the first one; ficha migrate finishes it[/yellow]"
             )
         for line in plan.pending_destructive:
-            console.print(f"  [yellow]! deletes {line}[/yellow]")
+            console.print(f"  [yellow]! deletes {e(line)}[/yellow]", soft_wrap=True)
     for step in plan.steps:
         if step.refused:
             console.print(
-                f"  [red]✗ {step.description}[/red]\n    {step.refused}"
-                + (f"\n    [dim]→ {step.hint}[/dim]" if step.hint else ""),
+                f"  [red]✗ {e(step.description)}[/red]\n    {e(step.refused)}"
+                + (f"\n    [dim]→ {e(step.hint)}[/dim]" if step.hint else ""),
                 soft_wrap=True,
             )
             continue
         mark = "[yellow]![/yellow]" if step.destructive else "[green]+[/green]"
         if step.kind == "note":
             mark = "[yellow]•[/yellow]"
-        console.print(f"  {mark} {step.description}", soft_wrap=True)
+        console.print(f"  {mark} {e(step.description)}", soft_wrap=True)
         for note in step.notes:
-            console.print(f"      [dim]{note}[/dim]", soft_wrap=True)
+            console.print(f"      [dim]{e(note)}[/dim]", soft_wrap=True)
         if step.destructive:
-            console.print(f"      [yellow]deletes {step.destructive}[/yellow]", soft_wrap=True)
+            console.print(f"      [yellow]deletes {e(step.destructive)}[/yellow]", soft_wrap=True)
     if plan.empty:
         console.print("[green]✓[/green] nothing to do: the database matches the model")
 
@@ -321,24 +329,28 @@ class _ProgressPrinter:
 
     @staticmethod
     def notice(text: str) -> None:
-        console.print(f"[green]✓[/green] {text}", soft_wrap=True)
+        from rich.markup import escape
+
+        console.print(f"[green]✓[/green] {escape(text)}", soft_wrap=True)
 
 
 def _rollback(ficha: Any, plan_only: bool, allow_data_loss: bool) -> None:
+    from rich.markup import escape as e
+
     from storage.rollback import rollback, rollback_plan
     from storage.runtime import RunContext
 
     found = rollback_plan(ficha.storage, ficha.settings.migrations_dir)
     if found.revision is not None:
-        console.print(f"Roll back {found.revision.revision}: {found.revision.doc}")
+        console.print(f"Roll back {found.revision.revision}: {e(found.revision.doc)}")
     for line in found.steps:
-        console.print(f"  [green]-[/green] {line}")
+        console.print(f"  [green]-[/green] {e(line)}", soft_wrap=True)
     for line in found.removes:
-        console.print(f"  [yellow]! deletes {line}, entered since the migration[/yellow]")
+        console.print(f"  [yellow]! deletes {e(line)}, entered since the migration[/yellow]")
     if found.refused:
-        err.print(f"[red]cannot roll back:[/red] {found.refused}", soft_wrap=True)
+        err.print(f"[red]cannot roll back:[/red] {e(found.refused)}", soft_wrap=True)
         if found.hint:
-            err.print(f"[dim]→ {found.hint}[/dim]", soft_wrap=True)
+            err.print(f"[dim]→ {e(found.hint)}[/dim]", soft_wrap=True)
         sys.exit(1)
     if found.removes and not allow_data_loss:
         err.print(
@@ -450,7 +462,9 @@ def migrate(
         )
     except MigrationRefused as exc:
         show_plan(exc.plan)
-        err.print(f"[red]Nothing was changed:[/red] {exc}", soft_wrap=True)
+        from rich.markup import escape
+
+        err.print(f"[red]Nothing was changed:[/red] {escape(str(exc))}", soft_wrap=True)
         sys.exit(1)
     console.print(f"[green]✓ applied[/green] {', '.join(applied)}")
     ficha.close()
@@ -481,9 +495,25 @@ def _require_migrated(ficha: Any) -> None:
         raise FichaError("the database is not up to date with the model; run 'ficha migrate' first")
 
 
+def _port_free(host: str, port: int) -> bool:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def _serve(ficha: Any, host: str, port: int, reload: bool, banner: str = "") -> None:
     import uvicorn
 
+    if not _port_free(host, port):
+        raise FichaError(
+            f"port {port} on {host} is already in use (is another Ficha "
+            f"running?); stop it, or choose another with --port"
+        )
     from framework.app import create_app
 
     app = create_app(ficha.settings, reload=reload, ficha=ficha, scheduler=True)

@@ -88,7 +88,9 @@ def model_sources(settings: Settings, packs: Sequence[PackInfo]) -> list[Source]
     if settings.objects_dir.is_dir():
         sources += [
             Source(path, PROJECT_PACK, settings.project_dir)
-            for path in sorted(settings.objects_dir.glob("*.yaml"))
+            for path in sorted(
+                [*settings.objects_dir.glob("*.yaml"), *settings.objects_dir.glob("*.yml")]
+            )
         ]
     return sources
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -26,7 +27,13 @@ class Settings:
     locale: str = "es-ES"
     timezone: str = "Europe/Madrid"
     currency: str = "EUR"
-    secret_key: str = field(default="", repr=False)
+    #: the key as found in the environment or ficha.yaml; empty: kept in data/secret.key
+    given_secret: str = field(default="", repr=False)
+
+    @functools.cached_property
+    def secret_key(self) -> str:
+        """Created on first use (serving), so that checking a project writes nothing."""
+        return self.given_secret or _stored_secret(self.project_dir)
 
     @property
     def objects_dir(self) -> Path:
@@ -105,17 +112,22 @@ class Settings:
             locale=str(values.get("locale") or "es-ES"),
             timezone=str(values.get("timezone") or "Europe/Madrid"),
             currency=str(values.get("currency") or "EUR"),
-            secret_key=_secret_key(env, values.get("secret_key"), root),
+            given_secret=_given_secret(env, values.get("secret_key")),
         )
 
 
-def _secret_key(env: dict[str, str], declared: object, root: Path) -> str:
-    """FICHA_SECRET_KEY, else `secret_key: env:NAME`, else a key kept in data/secret.key
-    (created once, never committed: data/ is in the project's .gitignore)."""
+def _given_secret(env: dict[str, str], declared: object) -> str:
+    """FICHA_SECRET_KEY, else `secret_key: env:NAME`, else a key written in ficha.yaml."""
     if env.get("FICHA_SECRET_KEY"):
         return env["FICHA_SECRET_KEY"]
-    if isinstance(declared, str) and declared.startswith("env:") and env.get(declared[4:]):
-        return env[declared[4:]]
+    if isinstance(declared, str) and declared.startswith("env:"):
+        return env.get(declared[4:], "")
+    return declared if isinstance(declared, str) else ""
+
+
+def _stored_secret(root: Path) -> str:
+    """A key kept in data/secret.key (created once, never committed: data/ is in the
+    project's .gitignore)."""
     path = root / "data" / "secret.key"
     if path.exists():
         return path.read_text().strip()

@@ -153,7 +153,24 @@ def _check_default(field: FieldDef, ftype: FieldType, error: object) -> None:
             error("M030", f"a {field.type} field cannot have a default", "default")  # type: ignore[operator]
         return
     if isinstance(field.default, str) and field.default.startswith("="):
-        return  # an expression, checked with the expression language
+        expression = field.default[1:].replace(" ", "")
+        fits = {"today()": ("date", "datetime"), "now()": ("datetime",)}.get(expression)
+        if fits is None:
+            error(
+                "M030",
+                f"the default '{field.default}' is not one Ficha can compute",  # type: ignore[operator]
+                "default",
+                "a default can be =today() (dates) or =now() (date-times); "
+                "for anything else use a formula or a rule",
+            )
+        elif field.type not in fits:
+            error(
+                "M030",
+                f"'{field.default}' does not fit a {field.type} field",  # type: ignore[operator]
+                "default",
+                "=today() fits date fields, =now() date-time fields",
+            )
+        return
     try:
         value = ftype.coerce(field, field.default, _CTX)
     except ValueError as exc:

@@ -285,7 +285,8 @@ class PackInfo:
     def object_files(self) -> list[Path]:
         if self.path is None or not (self.path / "objects").is_dir():
             return []
-        return sorted((self.path / "objects").glob("*.yaml"))
+        folder = self.path / "objects"
+        return sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
 
 
 @dataclass(frozen=True, slots=True)

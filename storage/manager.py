@@ -141,6 +141,12 @@ class StorageManager:
         text = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
         return f"the database at {self.display_url} refused the operation: {text}"
 
+    def exists(self) -> bool:
+        """False for a SQLite file not created yet (checking must not create it)."""
+        if self.backend != SQLITE or not self.url.database or self.url.database == ":memory:":
+            return True
+        return Path(self.url.database).exists()
+
     def check_connection(self) -> None:
         try:
             with self.engine.connect() as conn:

@@ -33,7 +33,8 @@ def test_init_check_migrate(tmp_path: Path) -> None:
     code, out = run("check", "-p", str(folder))
     assert code == 0, out
     assert "3 objects" in out
-    assert "Run 'ficha migrate'" in out
+    assert "No database yet: 'ficha migrate' creates it." in out
+    assert not (folder / "data" / "ficha.sqlite").exists()  # checking writes nothing
     code, out = run("migrate", "--plan", "-p", str(folder))
     assert code == 0 and "+ create customer (9 fields)" in out
     assert not list((folder / "migrations").glob("*.py"))

@@ -140,3 +140,13 @@ def test_the_keys_of_a_change_are_checked(folder: Path, yaml: str, message: str)
     assert result.exit_code == 1
     assert message in result.output, result.output
     assert "objects/person.yaml:" in result.output
+
+
+def test_values_in_brackets_are_shown_as_they_are(folder: Path) -> None:
+    engine = sa.create_engine(f"sqlite:///{folder / 'data' / 'ficha.sqlite'}")
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE person SET age = '[n/a]' WHERE id = 3"))
+    engine.dispose()
+    write(folder, PERSON.replace("age: string", "age: integer"))
+    code, out = run("migrate", "--plan", "-p", str(folder))
+    assert code == 1 and "'[n/a]' (id 3)" in out
