@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+import sqlalchemy as sa
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -527,6 +528,137 @@ def _serve(ficha: Any, host: str, port: int, reload: bool, banner: str = "") -> 
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
+# -- users ---------------------------------------------------------------------------------
+
+
+@cli.group()
+def user() -> None:
+    """Add users, set passwords, disable accounts, issue API tokens."""
+
+
+def _find_user(ficha: Any, username: str) -> Any:
+    users = ficha.storage.table("user")
+    with ficha.storage.read() as conn:
+        found = ficha.reader.list(
+            conn, "user", where=[sa.func.lower(users.c.username) == username.lower()], limit=1
+        )
+    if not found:
+        raise FichaError(f"there is no user '{username}'")
+    return found[0]
+
+
+def _new_password(prompt: bool) -> str:
+    if prompt:
+        return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+    import secrets
+
+    return secrets.token_urlsafe(12)
+
+
+@user.command(name="add")
+@project_option
+@click.argument("username")
+@click.option("--name", help="Full name (default: the username).")
+@click.option("--email")
+@click.option("--role", help="A role of roles.yaml (admin when there is none).")
+@click.option("--team", help="The team's name.")
+@click.option(
+    "--password", "ask", is_flag=True, help="Type the password instead of getting a random one."
+)
+@handled
+def user_add(
+    project: Path,
+    username: str,
+    name: str | None,
+    email: str | None,
+    role: str | None,
+    team: str | None,
+    ask: bool,
+) -> None:
+    """Create a user who must choose a new password at first sign-in."""
+    from framework.records import Actor
+
+    ficha = _load(project)
+    _require_migrated(ficha)
+    actor = Actor(None, "ficha user add", "cli")
+    values: dict[str, Any] = {
+        "username": username,
+        "name": name or username,
+        "email": email,
+        "role": role,
+    }
+    if team:
+        teams = ficha.storage.table("team")
+        with ficha.storage.read() as conn:
+            found = ficha.reader.list(conn, "team", where=[teams.c.name == team], limit=1)
+        values["team"] = (
+            found[0].id if found else ficha.records.create("team", {"name": team}, actor).id
+        )
+    created = ficha.records.create("user", values, actor)
+    password = _new_password(ask)
+    ficha.auth.set_password(created.id, password, must_change=True, actor=actor)
+    console.print(
+        f"[green]✓[/green] user [bold]{escape(username)}[/bold] created"
+        + (
+            ""
+            if ask
+            else f"; first password: [bold]{escape(password)}[/bold] "
+            "(to be changed at first sign-in)"
+        )
+    )
+
+
+@user.command(name="passwd")
+@project_option
+@click.argument("username")
+@handled
+def user_passwd(project: Path, username: str) -> None:
+    """Set a new password (typed twice); the user keeps their sessions."""
+    from framework.records import Actor
+
+    ficha = _load(project)
+    found = _find_user(ficha, username)
+    ficha.auth.set_password(
+        found.id, _new_password(True), actor=Actor(None, "ficha user passwd", "cli")
+    )
+    console.print(f"[green]✓[/green] password of {escape(username)} changed")
+
+
+@user.command(name="disable")
+@project_option
+@click.argument("username")
+@handled
+def user_disable(project: Path, username: str) -> None:
+    """Stop a user from signing in, and sign them out everywhere."""
+    from framework.records import Actor
+
+    ficha = _load(project)
+    found = _find_user(ficha, username)
+    actor = Actor(None, "ficha user disable", "cli")
+    ficha.records.update("user", found.id, {"active": False}, actor)
+    count = ficha.auth.logout_everywhere(found.id, actor)
+    console.print(f"[green]✓[/green] {escape(username)} disabled; {count} session(s) ended")
+
+
+@user.command(name="token")
+@project_option
+@click.argument("username")
+@click.option("--name", "label", default="api", show_default=True, help="What it is for.")
+@click.option("--role", help="Limit the token to this role.")
+@click.option("--days", default=90, show_default=True, help="Days until it expires.")
+@handled
+def user_token(project: Path, username: str, label: str, role: str | None, days: int) -> None:
+    """Issue an API token for a user (shown once; only its hash is kept)."""
+    from framework.records import Actor
+
+    ficha = _load(project)
+    found = _find_user(ficha, username)
+    token = ficha.auth.create_token(
+        found.id, label, role=role, days=days, actor=Actor(None, "ficha user token", "cli")
+    )
+    console.print(f"Token for {escape(username)} ({escape(label)}, {days} days):\n{token}")
+
+
 # -- worker --------------------------------------------------------------------------------
 
 
@@ -590,6 +722,7 @@ def demo(
         with ficha.storage.read() as conn:
             some = next(iter(o for o in ficha.model if o.pack == first))
             empty = ficha.reader.count(conn, some.name, cap=1).value == 0
+    login = _demo_login(ficha)
     if empty:
         with console.status("Filling the demo with sample records…"):
             ficha.pm.hook.ficha_demo_data(
@@ -603,9 +736,28 @@ def demo(
         host,
         port,
         reload=False,
-        banner="Open the address above in a browser. (Sign-in arrives with users and "
-        "roles; this demo is open to anyone who can reach it.)",
+        banner=f"Sign in as [bold]{login[0]}[/bold] with password [bold]{login[1]}[/bold]",
     )
+
+
+DEMO_PASSWORD = "ficha-demo-2026"  # noqa: S105 - the published password of the demo
+
+
+def _demo_login(ficha: Any) -> tuple[str, str]:
+    """The demo's administrator (created once; the password is printed, not secret)."""
+    users = ficha.storage.table("user")
+    with ficha.storage.read() as conn:
+        found = ficha.reader.list(conn, "user", where=[users.c.username == "admin"], limit=1)
+    if not found:
+        from framework.records import Actor
+
+        admin = ficha.records.create(
+            "user",
+            {"username": "admin", "name": "Demo admin", "role": "admin"},
+            Actor(None, "demo", "cli"),
+        )
+        ficha.auth.set_password(admin.id, DEMO_PASSWORD)
+    return "admin", DEMO_PASSWORD
 
 
 # -- objects ---------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ Reader (one query per page, joins for linked titles); writes go to the RecordSer
 
 from __future__ import annotations
 
+import copy as _copy
 from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +22,8 @@ from starlette_admin.widgets import PanelWidget, TabsWidget
 
 from app_builder.filters import FichaFilterRegistry
 from app_builder.widgets import RelatedListField, VersionField, field_for
-from framework.errors import Conflict, ValidationFailed
+from framework.errors import Conflict, PermissionDenied, ValidationFailed
+from framework.permissions import Who
 from framework.records import Actor
 from modeler.fieldtypes import COLUMN, HAS_MANY, LINK, MANY_TO_MANY
 from modeler.schema import ObjectDef
@@ -35,10 +37,9 @@ HISTORY_SHOWN = 20
 
 
 def actor_for(request: Request) -> Actor:
-    user = getattr(request.state, "user", None)
-    if user is None:
-        return Actor(None, "anonymous", "screen")
-    return Actor(user.get("id"), user.get("name", "user"), "screen")
+    """Who is acting: the signed-in user (set by the security middleware)."""
+    actor = getattr(request.state, "actor", None)
+    return actor if actor is not None else Actor(None, "anonymous", "screen")
 
 
 class RecordView(BaseModelView):
@@ -112,6 +113,7 @@ class RecordView(BaseModelView):
         self.fields_default_sort = [(name, desc) for name, desc in obj.list.sort]
         self.form_layout = self._layout()
         self.exclude_fields_from_list = []
+        self._copies: dict[tuple[str, str], sa_fields.BaseField] = {}
         super().__init__()
         # Link row actions return URLs (the template calls them without awaiting).
         handlers: dict[str, Any] = self._row_actions_handlers
@@ -164,8 +166,42 @@ class RecordView(BaseModelView):
 
     # -- permissions hooks (roles arrive with the security capability) ---------------------
 
+    def _who(self, request: Request) -> Who:
+        who = getattr(request.state, "who", None)
+        return who if who is not None else self.ficha.permissions.who(actor_for(request))
+
+    def _may(self, request: Request, action: str) -> bool:
+        return self.ficha.permissions.allowed(self._who(request), self.obj.name, action)
+
+    def is_accessible(self, request: Request) -> bool:
+        return self._may(request, "read")
+
+    def can_view_detail(self, request: Request) -> bool:
+        return self._may(request, "read")
+
+    def can_create(self, request: Request) -> bool:
+        return self._may(request, "create")
+
+    def can_edit(self, request: Request) -> bool:
+        return self._may(request, "update")
+
     def can_delete(self, request: Request) -> bool:
-        return True
+        return self._may(request, "delete")
+
+    def can_export(self, request: Request) -> bool:
+        return self._may(request, "export")
+
+    def _scope(self, request: Request) -> list[Any]:
+        """The records this user may read, as a condition every read of this view adds."""
+        condition = self.ficha.permissions.scope(self._who(request), self.obj.name, "read")
+        return [] if condition is None else [condition]
+
+    async def after_export(self, request: Request, ctx: Any) -> None:
+        def log() -> None:
+            with self.ficha.storage.write() as conn:
+                self.ficha.audit.log(conn, "export", actor_for(request), object_name=self.obj.name)
+
+        await anyio.to_thread.run_sync(log)
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -174,12 +210,12 @@ class RecordView(BaseModelView):
 
     def _where(self, request: Request, filters: FilterGroup | None) -> list[Any]:
         if filters is None or filters.is_empty():
-            return []
+            return self._scope(request)
         fields_by_name = {f.name: f for f in self.get_fields_list(request)}
         clause = build_filter_clause(
             filters, fields_by_name, self.get_filter_registry(), self, request
         )
-        return [] if clause is None else [clause]
+        return self._scope(request) + ([] if clause is None else [clause])
 
     async def find_all(
         self,
@@ -256,12 +292,18 @@ class RecordView(BaseModelView):
         except (TypeError, ValueError):
             return None
         detail = request.state.action == RequestAction.DETAIL
+        table = self.ficha.storage.table(self.obj.name)
+        scope = self._scope(request)
 
         def run() -> Record | None:
             with self.ficha.storage.read() as conn:
-                record = self.ficha.reader.get(conn, self.obj.name, ident)
-                if record is None:
+                # a record outside the user's scope is "not found", like one that is not
+                found = self.ficha.reader.list(
+                    conn, self.obj.name, where=[table.c.id == ident, *scope], limit=1
+                )
+                if not found:
                     return None
+                record = found[0]
                 self._attach_many(conn, [record], None)
                 if detail:
                     self._attach_related(conn, record)
@@ -295,9 +337,14 @@ class RecordView(BaseModelView):
     async def find_by_pks(self, request: Request, pks: list[Any]) -> Sequence[Any]:
         ids = [int(p) for p in pks if str(p).isdigit()]
 
+        table = self.ficha.storage.table(self.obj.name)
+        scope = self._scope(request)
+
         def run() -> list[Record]:
             with self.ficha.storage.read() as conn:
-                return self.ficha.reader.get_many(conn, self.obj.name, ids)
+                return self.ficha.reader.list(
+                    conn, self.obj.name, where=[table.c.id.in_(ids), *scope], limit=0
+                )
 
         return await anyio.to_thread.run_sync(run)
 
@@ -315,7 +362,9 @@ class RecordView(BaseModelView):
     def get_fields_list(
         self, request: Request, *, include_nested: bool = False, action: RequestAction | None = None
     ) -> Sequence[sa_fields.BaseField]:
-        fields = super().get_fields_list(request, include_nested=include_nested, action=action)
+        fields = self._for_role(
+            request, super().get_fields_list(request, include_nested=include_nested, action=action)
+        )
         if (action or request.state.action) == RequestAction.DETAIL:
             # The record page follows the form's order, related lists last.
             order = {name: i for i, name in enumerate(self.obj.form.field_order)}
@@ -323,6 +372,29 @@ class RecordView(BaseModelView):
                 fields, key=lambda f: (isinstance(f, RelatedListField), order.get(f.name, -1))
             )
         return fields
+
+    def _for_role(
+        self, request: Request, fields: Sequence[sa_fields.BaseField]
+    ) -> list[sa_fields.BaseField]:
+        """Leave out what the role hides; make read-only what it may not change."""
+        who = self._who(request)
+        hidden = self.ficha.permissions.hidden(who, self.obj.name)
+        locked = self.ficha.permissions.read_only(who, self.obj.name)
+        if not hidden and not locked:
+            return list(fields)
+        result = []
+        for field in fields:
+            if field.name in hidden:
+                continue
+            if field.name in locked and not field.read_only:
+                key = ("read_only", field.name)
+                copy = self._copies.get(key)
+                if copy is None:
+                    copy = self._copies[key] = _copy.copy(field)
+                    copy.read_only = True
+                field = copy
+            result.append(field)
+        return result
 
     # -- writes: all through the records service -------------------------------------------
 
@@ -367,6 +439,8 @@ class RecordView(BaseModelView):
             )
         except ValidationFailed as exc:
             raise FormValidationError(_form_errors(exc)) from exc
+        except PermissionDenied as exc:
+            raise FormValidationError({"_all_": str(exc)}) from exc
 
     async def edit(self, request: Request, pk: Any, data: dict[str, Any]) -> Any:
         values = self._values(request, data)
@@ -384,6 +458,8 @@ class RecordView(BaseModelView):
             )
         except ValidationFailed as exc:
             raise FormValidationError(_form_errors(exc)) from exc
+        except PermissionDenied as exc:
+            raise FormValidationError({"_all_": str(exc)}) from exc
         except Conflict as exc:
             raise FormValidationError({"_all_": str(exc)}) from exc
 
@@ -422,6 +498,8 @@ class RecordView(BaseModelView):
             )
         except ValidationFailed as exc:
             raise ActionFailed("; ".join(exc.errors.values())) from exc
+        except PermissionDenied as exc:
+            raise ActionFailed(str(exc)) from exc
 
 
 def _form_errors(exc: ValidationFailed) -> dict[str | int, Any]:

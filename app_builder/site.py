@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
@@ -22,6 +23,7 @@ from starlette_admin.storage.local import LocalStorage
 from starlette_admin.views import DropDown
 
 from app_builder.screens import RecordView
+from app_builder.security import FichaAuth, SecurityMiddleware
 from framework.app import PROJECT_PACK, Ficha
 from framework.settings import Settings
 
@@ -72,6 +74,7 @@ def build_admin(ficha: Ficha) -> BaseAdmin:
         route_name="admin",
         templates_dir=str(TEMPLATES),
         secret_key=ficha.settings.secret_key,
+        auth_provider=FichaAuth(lambda: ficha),
     )
     env = admin.templates.env
     # Templates are Ficha's and starlette-admin's own files, which do not change while
@@ -157,11 +160,12 @@ def build_web_app(
         return JSONResponse({"status": "ok", "objects": len(state["ficha"].model.objects)})
 
     app = Starlette(
+        middleware=[Middleware(SecurityMiddleware, ficha_of=lambda: state["ficha"])],
         routes=[
             Route("/", home),
             Route("/healthz", health),
             Mount(ADMIN_PATH, app=target, name="admin"),
-        ]
+        ],
     )
     app.state.ficha_state = state
     app.state.admin = target

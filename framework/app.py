@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from framework.audit import AuditTrail
+from framework.auth import Auth
 from framework.behaviour import Behaviour, compile_behaviour
 from framework.errors import ModelError, SettingsError
+from framework.permissions import Permissions
 from framework.records import RecordService
 from framework.rules import RuleEngine
 from framework.scheduler import Scheduler
@@ -23,6 +25,7 @@ from modeler.build import Source, build_model, build_model_with_warnings
 from modeler.fieldtypes import CoerceContext, FieldTypeRegistry
 from modeler.keys import SYSTEM_PACK
 from modeler.problems import Problem, did_you_mean
+from modeler.roles import load_roles
 from modeler.schema import Model, PackInfo, SourcePos
 from plugins.manager import FichaPluginManager, get_plugin_manager
 from storage.manager import StorageManager
@@ -133,6 +136,8 @@ class Ficha:
     audit: AuditTrail
     scheduler: Scheduler
     rules: RuleEngine
+    permissions: Permissions
+    auth: Auth
     warnings: list[Problem] = field(default_factory=list)
 
     @classmethod
@@ -146,13 +151,23 @@ class Ficha:
         behaviour, problems = compile_behaviour(model, actions)
         if problems:  # an expression that does not fit the model: a YAML problem like any
             raise ModelError(sorted(problems, key=lambda p: (p.pos.file, p.pos.line, p.pos.column)))
+        roles, role_problems = load_roles(
+            settings.project_dir / "roles.yaml", settings.project_dir, model
+        )
+        if role_problems:
+            raise ModelError(role_problems)
         storage = StorageManager(
             settings.database_url, model, base_dir=settings.project_dir, echo=echo
         )
+        permissions = Permissions(storage, roles)
+        role_problems = permissions.compile()
+        if role_problems:
+            raise ModelError(role_problems)
         records = RecordService(
             storage, coerce_context=CoerceContext(phone_region=settings.phone_region)
         )
         records.use_behaviour(behaviour)
+        records.permissions = permissions
         audit = AuditTrail(storage)
         records.changes_since = audit.changes_since
         scheduler = Scheduler(storage, settings.timezone)
@@ -180,6 +195,8 @@ class Ficha:
             audit,
             scheduler,
             rules,
+            permissions,
+            Auth(storage, records, audit, settings.secret_key),
             [w for w in warnings if w.severity == "warning"],
         )
         pm.hook.ficha_startup(ficha=ficha)

@@ -12,19 +12,22 @@ import datetime as dt
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from framework.behaviour import Behaviour
 from framework.enforce import Enforcer
-from framework.errors import Conflict, NotFound, ValidationFailed
+from framework.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from modeler.fieldtypes import COLUMN, HAS_MANY, LINK, MANY_TO_MANY, CoerceContext
 from modeler.schema import FieldDef, ObjectDef
 from storage.manager import StorageManager
 from storage.queries import LinkRef, Reader, Record
 from storage.tables import column_name
+
+if TYPE_CHECKING:
+    from framework.permissions import Permissions
 
 CHANNELS = ("screen", "api", "import", "rule", "script", "plugin", "cli", "system")
 #: how deep rules may write in reaction to writes before Ficha stops a loop
@@ -87,6 +90,7 @@ class RecordService:
         self.ctx = coerce_context or CoerceContext()
         self._listeners = list(listeners)
         self.enforcer: Enforcer | None = None
+        self.permissions: Permissions | None = None
         #: (conn, object, id, version) → field → who changed it since that version
         self.changes_since: Callable[[Connection, str, int, int], Mapping[str, Any]] | None = None
 
@@ -212,6 +216,8 @@ class RecordService:
     def _create(
         self, conn: Connection, obj: ObjectDef, values: Mapping[str, Any], actor: Actor
     ) -> Record:
+        if self.permissions is not None:
+            self.permissions.check_write(conn, actor, obj.name, "create", None, values)
         clean, links, errors = self._validate(conn, obj, values, None)
         for f in obj.fields.values():
             if f.name not in clean and f.kind == COLUMN and f.type != "autonumber":
@@ -245,6 +251,12 @@ class RecordService:
         )
         table = self.storage.table(obj.name)
         ident = self._insert(conn, obj, table, row)
+        if self.permissions is not None and not self.permissions.record_allowed(
+            conn, self.permissions.who(actor), obj.name, "create", ident
+        ):
+            raise PermissionDenied(
+                f"your role does not let you create this {obj.label.lower()} (check its owner)"
+            )
         for name, ids in links.items():
             self._write_links(conn, obj, obj.fields[name], ident, ids)
         rolled = (
@@ -276,6 +288,8 @@ class RecordService:
         actor: Actor,
         expected_version: int | None,
     ) -> Record:
+        if self.permissions is not None:
+            self.permissions.check_write(conn, actor, obj.name, "update", ident, values)
         before = self._load(conn, obj, ident)
         if expected_version is not None and before["version"] != expected_version:
             raise self._conflict(conn, obj, ident, expected_version)
@@ -344,6 +358,8 @@ class RecordService:
         return Conflict(obj.name, ident, changed)
 
     def _delete(self, conn: Connection, obj: ObjectDef, ident: int, actor: Actor) -> Record:
+        if self.permissions is not None:
+            self.permissions.check_write(conn, actor, obj.name, "delete", ident, {})
         before = self._load(conn, obj, ident)
         blockers = self._delete_blockers(conn, obj, ident)
         if blockers:

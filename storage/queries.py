@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import builtins
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,6 +95,7 @@ class Reader:
         fields: Sequence[str] | None,
         page: sa.FromClause | None = None,
         base: sa.FromClause | None = None,
+        extra: Mapping[str, Callable[[sa.FromClause], Any]] | None = None,
     ) -> tuple[sa.Select[Any], dict[str, sa.FromClause]]:
         """The columns of a record, with its links' titles joined. `page` limits it to
         the ids of one page chosen beforehand; `base` reads the rows from a subquery with
@@ -128,6 +129,8 @@ class Reader:
                 columns.append(_title_column(target, alias).label(f"{f.name}__title"))
             else:
                 columns.append(col.label(f.name))
+        for name, make in (extra or {}).items():  # computed columns (virtual formulas …)
+            columns.append(make(table).label(name))
         return sa.select(*columns).select_from(source), joined
 
     def _base_where(
@@ -225,7 +228,10 @@ class Reader:
         after: str | None = None,
         fields: Sequence[str] | None = None,
         include_deleted: bool = False,
+        extra: Mapping[str, Callable[[sa.FromClause], Any]] | None = None,
     ) -> builtins.list[Record]:
+        """Records of an object. `extra` adds computed columns: name → a function that
+        builds the column from the table (or the subquery) the rows are read from."""
         obj = self.model[object_name]
         table = self.storage.table(obj.name)
         clauses = self._base_where(obj, where, None, include_deleted)
@@ -241,7 +247,7 @@ class Reader:
             matches = self.storage.dialect.fence(
                 sa.select(table).where(self.search_clause(obj, search), *clauses)
             ).subquery("matches")
-            stmt, joined = self._select(obj, fields, base=matches)
+            stmt, joined = self._select(obj, fields, base=matches, extra=extra)
             stmt = stmt.order_by(*self._order(obj, sort, joined, searching=True, base=matches))
             stmt = stmt.limit(limit) if limit > 0 else stmt
             stmt = stmt.offset(offset) if offset and not after else stmt
@@ -256,10 +262,10 @@ class Reader:
                 .offset(offset)
                 .subquery("page")
             )
-            stmt, joined = self._select(obj, fields, page=ids)
+            stmt, joined = self._select(obj, fields, page=ids, extra=extra)
             stmt = stmt.order_by(*self._order(obj, sort, joined))
         else:
-            stmt, joined = self._select(obj, fields)
+            stmt, joined = self._select(obj, fields, extra=extra)
             stmt = stmt.where(*clauses).order_by(*self._order(obj, sort, joined))
             if limit > 0:
                 stmt = stmt.limit(limit)
@@ -279,6 +285,7 @@ class Reader:
         limit: int = 25,
         offset: int = 0,
         fields: Sequence[str] | None = None,
+        extra: Mapping[str, Callable[[sa.FromClause], Any]] | None = None,
     ) -> tuple[builtins.list[Record], Count]:
         """A page of records and how many there are in all, on one connection. A page
         that is not full tells the count itself; a search counts to a lower cap."""
@@ -292,6 +299,7 @@ class Reader:
             limit=limit,
             offset=offset,
             fields=fields,
+            extra=extra,
         )
         if limit > 0 and len(records) < limit and (records or offset == 0):
             return records, Count(offset + len(records), True)

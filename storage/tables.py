@@ -310,6 +310,64 @@ def _system_tables(tables: Tables) -> None:
         sa.Column("error", sa.Text, nullable=True),
         sa.Index(None, "done_at", "run_at"),
     )  # timed rules and jobs, claimed in the database by one worker at a time
+    tables.system["credential"] = sa.Table(
+        "ficha_credential",
+        md,
+        sa.Column(
+            "user_id", _id_type(), sa.ForeignKey("user.id", ondelete="CASCADE"), primary_key=True
+        ),
+        sa.Column("password_hash", sa.String(255), nullable=False),
+        sa.Column("must_change", sa.Boolean, nullable=False),
+        sa.Column("changed_at", sa.DateTime, nullable=False),
+        sa.Column("failed_logins", sa.Integer, nullable=False, server_default=sa.text("0")),
+        sa.Column("locked_until", sa.DateTime, nullable=True),
+    )  # sign-in secrets, kept apart from the user object (never shown by any screen)
+    tables.system["session"] = sa.Table(
+        "ficha_session",
+        md,
+        sa.Column("id", sa.String(64), primary_key=True),  # a hash of the cookie's token
+        sa.Column(
+            "user_id",
+            _id_type(),
+            sa.ForeignKey("user.id", ondelete="CASCADE"),
+            nullable=False,
+            index=True,
+        ),
+        sa.Column("created_at", sa.DateTime, nullable=False),
+        sa.Column("expires_at", sa.DateTime, nullable=False),
+        sa.Column("revoked_at", sa.DateTime, nullable=True),
+        sa.Column("ip", sa.String(64), nullable=True),
+        sa.Column("user_agent", sa.String(255), nullable=True),
+    )  # server-side sessions: a cookie is only good while its row says so
+    tables.system["token"] = sa.Table(
+        "ficha_token",
+        md,
+        sa.Column("id", _id_type(), primary_key=True, autoincrement=True),
+        sa.Column(
+            "user_id",
+            _id_type(),
+            sa.ForeignKey("user.id", ondelete="CASCADE"),
+            nullable=False,
+            index=True,
+        ),
+        sa.Column("name", sa.String(80), nullable=False),
+        sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+        sa.Column("role", sa.String(60), nullable=True),  # narrower than the user's role
+        sa.Column("created_at", sa.DateTime, nullable=False),
+        sa.Column("expires_at", sa.DateTime, nullable=True),
+        sa.Column("revoked_at", sa.DateTime, nullable=True),
+        sa.Column("last_used_at", sa.DateTime, nullable=True),
+    )  # API tokens: only their hash is kept
+    tables.system["login_attempt"] = sa.Table(
+        "ficha_login_attempt",
+        md,
+        sa.Column("id", _id_type(), primary_key=True, autoincrement=True),
+        sa.Column("at", sa.DateTime, nullable=False),
+        sa.Column("ip", sa.String(64), nullable=False),
+        sa.Column("username", sa.String(120), nullable=False),
+        sa.Column("ok", sa.Boolean, nullable=False),
+        sa.Index(None, "ip", "at"),
+    )  # for throttling sign-in attempts per address, across web workers
     tables.system["meta"] = sa.Table(
         "ficha_meta",
         md,

@@ -7,10 +7,11 @@ import time
 
 from starlette.testclient import TestClient
 
+from app_builder.security import COOKIE
 from app_builder.site import ReloadWatcher
 from framework.app import create_app
 from storage.migrations import migrate
-from tests.conftest import ProjectFactory
+from tests.conftest import ProjectFactory, make_user, session_cookie
 from tests.samples import CUSTOMER, SHOP
 
 NOTE = """
@@ -18,6 +19,13 @@ object: note
 fields:
   text: {type: string, required: true}
 """
+
+
+def signed_in(app, ficha) -> TestClient:
+    make_user(ficha)
+    client = TestClient(app)
+    client.cookies.set(COOKIE, session_cookie(ficha))
+    return client
 
 
 def watcher_of(app) -> ReloadWatcher:
@@ -29,7 +37,7 @@ def watcher_of(app) -> ReloadWatcher:
 def test_a_label_change_is_served_without_a_restart(sqlite_project: ProjectFactory) -> None:
     ficha = sqlite_project.migrated(SHOP)
     app = create_app(ficha.settings, ficha=ficha)
-    client = TestClient(app)
+    client = signed_in(app, ficha)
     assert "Customers" in client.get("/admin/customer/list").text
     sqlite_project.write({**SHOP, "customer": CUSTOMER.replace("label: Customer", "label: Client")})
     assert watcher_of(app).reload()
@@ -40,7 +48,7 @@ def test_a_label_change_is_served_without_a_restart(sqlite_project: ProjectFacto
 def test_a_broken_yaml_keeps_the_running_screens(sqlite_project: ProjectFactory) -> None:
     ficha = sqlite_project.migrated(SHOP)
     app = create_app(ficha.settings, ficha=ficha)
-    client = TestClient(app)
+    client = signed_in(app, ficha)
     sqlite_project.write({**SHOP, "customer": CUSTOMER.replace("type: email", "type: emial")})
     watcher = watcher_of(app)
     assert not watcher.reload()
@@ -51,7 +59,7 @@ def test_a_broken_yaml_keeps_the_running_screens(sqlite_project: ProjectFactory)
 def test_a_new_object_waits_for_migrate(sqlite_project: ProjectFactory) -> None:
     ficha = sqlite_project.migrated(SHOP)
     app = create_app(ficha.settings, ficha=ficha)
-    client = TestClient(app)
+    client = signed_in(app, ficha)
     sqlite_project.write({**SHOP, "note": NOTE})
     watcher = watcher_of(app)
     assert not watcher.reload()

@@ -9,8 +9,9 @@ from collections.abc import Iterator
 import pytest
 from starlette.testclient import TestClient
 
+from app_builder.security import COOKIE
 from framework.app import create_app
-from tests.conftest import ProjectFactory
+from tests.conftest import ProjectFactory, make_user, session_cookie
 from tests.samples import SHOP
 
 CSRF_RE = re.compile(r'name="csrftoken"\s+value="([^"]+)"')
@@ -23,8 +24,11 @@ def shop(project: ProjectFactory):
 
 @pytest.fixture
 def client(shop) -> Iterator[TestClient]:
+    """A client signed in as an administrator."""
+    make_user(shop)
     app = create_app(shop.settings, ficha=shop)
     with TestClient(app) as test_client:
+        test_client.cookies.set(COOKIE, session_cookie(shop))
         yield test_client
 
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.conftest import ProjectFactory
+from tests.conftest import ProjectFactory, make_user, session_cookie
 from tests.samples import SHOP
 
 if TYPE_CHECKING:
@@ -126,6 +126,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     factory = ProjectFactory(root / "shop", f"sqlite:///{root / 'shop.sqlite'}")
     ficha = factory.migrated(SHOP)
     seed(ficha)
+    make_user(ficha)
     try:
         with serving(ficha) as running:
             yield running
@@ -140,6 +141,7 @@ def crm_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     root = tmp_path_factory.mktemp("crm")
     factory = ProjectFactory(root / "crm", f"sqlite:///{root / 'crm.sqlite'}")
     ficha = factory.migrated({}, packs=("core",))
+    make_user(ficha)
     create = ficha.records.create
     team = create("team", {"name": "Sales"})
     berta = create(
@@ -222,10 +224,22 @@ def page(browser: Browser, site: Site) -> Iterator[Page]:
     # The pages import a web font from the internet: tests never leave 127.0.0.1.
     context.route(lambda url: not url.startswith("http://127.0.0.1:"), lambda route: route.abort())
     page = context.new_page()
+    sign_in(page, site)
     try:
         yield page
     finally:
         context.close()
+
+
+def sign_in(page: Page, site: Site, username: str = "admin") -> None:
+    """Sign the page's browser in to `site` as `username` (a session cookie, as the login
+    page would set; tests of the login page itself fill the form instead)."""
+    from app_builder.security import COOKIE
+
+    page.context.clear_cookies()
+    page.context.add_cookies(
+        [{"name": COOKIE, "value": session_cookie(site.ficha, username), "url": site.url}]
+    )
 
 
 @pytest.fixture
