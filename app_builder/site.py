@@ -26,6 +26,7 @@ from app_builder.screens import RecordView
 from app_builder.security import FichaAuth, SecurityMiddleware
 from framework.app import PROJECT_PACK, Ficha
 from framework.settings import Settings
+from modeler.keys import SYSTEM_PACK
 
 log = logging.getLogger("ficha.web")
 
@@ -86,8 +87,13 @@ def build_admin(ficha: Ficha) -> BaseAdmin:
     for obj in ficha.model:
         by_pack.setdefault(obj.pack, []).append(RecordView(ficha, obj, files))
     labels = {p.name: p.label for p in ficha.model.packs}
+    labels[SYSTEM_PACK] = "Administration"
     labels[PROJECT_PACK] = "My objects"
-    packs = [p.name for p in ficha.model.packs] + [PROJECT_PACK]
+    # the project's own objects and the packs first; Ficha's administration last
+    packs = [p.name for p in ficha.model.packs if p.name != SYSTEM_PACK] + [
+        PROJECT_PACK,
+        SYSTEM_PACK,
+    ]
     for pack in packs:
         views = by_pack.get(pack, [])
         if not views:
@@ -101,6 +107,9 @@ def build_admin(ficha: Ficha) -> BaseAdmin:
                     labels.get(pack, pack), views=list(views), icon="fa fa-folder", always_open=True
                 )
             )
+    for views in ficha.pm.hook.ficha_views(ficha=ficha):
+        for view in views or []:
+            admin.add_view(view)
     return admin
 
 
@@ -164,6 +173,7 @@ def build_web_app(
         routes=[
             Route("/", home),
             Route("/healthz", health),
+            *[r for routes in ficha.pm.hook.ficha_routes(ficha=ficha) for r in routes or []],
             Mount(ADMIN_PATH, app=target, name="admin"),
         ],
     )

@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from typing import Any
 
     import click
+    from starlette.routing import BaseRoute
+    from starlette_admin.views import BaseView
 
     from framework.actions import ActionContext
     from framework.app import DemoContext, Ficha
@@ -75,6 +77,33 @@ def ficha_record_event(event: RecordEvent) -> None:
     `event.before` and `event.changes` (field → (old, new)) describe it; `event.actor`
     says who and through which channel. Return value ignored.
     """
+
+
+# -- screens ----------------------------------------------------------------------------------
+
+
+@hookspec
+def ficha_routes(ficha: Ficha) -> list[BaseRoute]:
+    """Add routes to the web application (an API, a public page …).
+
+    Called each time the web application is built (again after a reload), with the loaded
+    project. Return Starlette `Route`/`Mount` objects; they are served outside the
+    screens' /admin prefix, behind the same sign-in middleware (`request.state.actor`
+    and `request.state.who` say who is calling; None when nobody signed in). All
+    results are collected.
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def ficha_views(ficha: Ficha) -> list[BaseView]:
+    """Add pages to the screens' menu (a report, a kanban, a dashboard …).
+
+    Called each time the screens are built. Return starlette-admin views (`CustomView`,
+    `Link`, `DropDown` …); they appear after the objects' menus, in plugin order. A view
+    decides itself who may see it (`is_accessible(request)`). All results are collected.
+    """
+    raise NotImplementedError
 
 
 # -- lifecycle --------------------------------------------------------------------------------
