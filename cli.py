@@ -659,6 +659,69 @@ def user_token(project: Path, username: str, label: str, role: str | None, days:
     console.print(f"Token for {escape(username)} ({escape(label)}, {days} days):\n{token}")
 
 
+# -- personal data ---------------------------------------------------------------------------
+
+
+@cli.group()
+def person() -> None:
+    """A person's data: export it all, or erase it (GDPR access and erasure requests)."""
+
+
+@person.command(name="export")
+@project_option
+@click.argument("object_name", metavar="OBJECT")
+@click.argument("ident", metavar="ID", type=int)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the JSON here instead of printing it.",
+)
+@handled
+def person_export(project: Path, object_name: str, ident: int, output: Path | None) -> None:
+    """Everything held about one person, as one JSON file."""
+    from framework.privacy import export_json
+    from framework.records import Actor
+
+    ficha = _load(project)
+    text = export_json(ficha.records, object_name, ident)
+    with ficha.storage.write() as conn:
+        ficha.audit.log(
+            conn,
+            "personal_export",
+            Actor(None, "ficha person export", "cli"),
+            object_name=object_name,
+            record_id=ident,
+        )
+    if output:
+        output.write_text(text, encoding="utf-8")
+        console.print(f"[green]✓[/green] written to {output}")
+    else:
+        click.echo(text)
+
+
+@person.command(name="erase")
+@project_option
+@click.argument("object_name", metavar="OBJECT")
+@click.argument("ident", metavar="ID", type=int)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@handled
+def person_erase(project: Path, object_name: str, ident: int, yes: bool) -> None:
+    """Blank a person's personal fields for good (numbers and history stay)."""
+    from framework.privacy import erase_person
+    from framework.records import Actor
+
+    ficha = _load(project)
+    if not yes:
+        click.confirm(
+            f"Erase the personal data of {object_name} {ident}? This cannot be undone", abort=True
+        )
+    erased = erase_person(
+        ficha.records, object_name, ident, Actor(None, "ficha person erase", "cli")
+    )
+    console.print(f"[green]✓[/green] erased: {', '.join(erased) or 'nothing personal'}")
+
+
 # -- worker --------------------------------------------------------------------------------
 
 

@@ -12,6 +12,7 @@ import anyio.to_thread
 from markupsafe import escape
 from starlette.requests import Request
 from starlette_admin import fields as sa_fields
+from starlette_admin.actions import link_row_action, row_action
 from starlette_admin.contrib.sqla.filters import build_filter_clause
 from starlette_admin.exceptions import ActionFailed, FormValidationError
 from starlette_admin.filters import FilterGroup, FilterRegistry
@@ -191,6 +192,45 @@ class RecordView(BaseModelView):
     def can_export(self, request: Request) -> bool:
         return self._may(request, "export")
 
+    # -- personal data: export and erasure, for administrators, on the record page ------
+
+    @property
+    def _personal(self) -> bool:
+        return any(f.personal for f in self.obj.fields.values())
+
+    async def is_row_action_allowed(self, request: Request, name: str) -> bool:
+        if name in ("personal_export", "personal_erase"):
+            who = self._who(request)
+            return self._personal and (who.role is not None and who.role.everything)
+        return await super().is_row_action_allowed(request, name)
+
+    @link_row_action(
+        name="personal_export",
+        text="Export personal data",
+        icon_class="fa fa-file-export",
+        exclude_from_list=True,
+    )
+    def row_action_personal_export(self, request: Request, pk: Any) -> str:
+        return f"/privacy/export/{self.obj.name}/{int(pk)}"
+
+    @row_action(
+        name="personal_erase",
+        text="Erase personal data",
+        confirmation="The personal fields of this record and of the records that "
+        "belong to it will be blanked, for good. Numbers and history stay.",
+        icon_class="fa fa-user-slash",
+        submit_btn_text="Erase",
+        exclude_from_list=True,
+    )
+    async def row_action_personal_erase(self, request: Request, pk: Any) -> str:
+        from framework.privacy import erase_person
+
+        actor = actor_for(request)
+        erased = await anyio.to_thread.run_sync(
+            lambda: erase_person(self.ficha.records, self.obj.name, int(pk), actor)
+        )
+        return f"Erased {len(erased)} personal field(s)."
+
     def _scope(self, request: Request) -> list[Any]:
         """The records this user may read, as a condition every read of this view adds."""
         condition = self.ficha.permissions.scope(self._who(request), self.obj.name, "read")
@@ -307,12 +347,58 @@ class RecordView(BaseModelView):
                 self._attach_many(conn, [record], None)
                 if detail:
                     self._attach_related(conn, record)
-                    record["_history"] = self.ficha.audit.history(
-                        conn, self.obj.name, ident, limit=HISTORY_SHOWN
-                    )
+                    record["_history"] = self._history(conn, ident, hidden)
                 return record
 
+        hidden = self.ficha.permissions.hidden(self._who(request), self.obj.name)
         return await anyio.to_thread.run_sync(run)
+
+    def _history(self, conn: Any, ident: int, hidden: frozenset[str]) -> list[dict[str, Any]]:
+        """The record's recent changes as people read them: labels, choice names and
+        linked titles; never a field the viewer's role hides."""
+        entries = self.ficha.audit.history(conn, self.obj.name, ident, limit=HISTORY_SHOWN)
+        wanted: dict[str, set[int]] = {}
+        for entry in entries:
+            for name, pair in entry.changes.items():
+                f = self.obj.fields.get(name)
+                if f is not None and f.kind == LINK and name not in hidden:
+                    wanted.setdefault(f.target or "", set()).update(
+                        v for v in pair if isinstance(v, int)
+                    )
+        titles = {
+            target: self.ficha.reader.titles(conn, target, ids) for target, ids in wanted.items()
+        }
+
+        def shown(name: str, value: Any) -> str:
+            f = self.obj.fields.get(name)
+            if value is None or value == "":
+                return "—"
+            if f is not None and f.kind == LINK and isinstance(value, int):
+                ref = titles.get(f.target or "", {}).get(value)
+                return ref.title if ref is not None else f"#{value}"
+            if f is not None and f.values:
+                if isinstance(value, list):
+                    return ", ".join(f.choice_label(v) for v in value)
+                return f.choice_label(value)
+            return str(value)
+
+        result = []
+        for entry in entries:
+            changes = [
+                (self.field_label(name), shown(name, old), shown(name, new))
+                for name, (old, new) in entry.changes.items()
+                if name not in hidden and (old not in (None, "") or new not in (None, ""))
+            ]
+            result.append(
+                {
+                    "at": entry.at,
+                    "actor_name": entry.actor_name,
+                    "channel": entry.channel,
+                    "action": entry.action,
+                    "changes": changes,
+                }
+            )
+        return result
 
     def _attach_related(self, conn: Any, record: Record) -> None:
         for f in self.obj.fields.values():

@@ -25,6 +25,7 @@ from starlette_admin.views import DropDown
 from app_builder.screens import RecordView
 from app_builder.security import FichaAuth, SecurityMiddleware
 from framework.app import PROJECT_PACK, Ficha
+from framework.errors import NotFound
 from framework.settings import Settings
 from modeler.keys import SYSTEM_PACK
 
@@ -161,6 +162,34 @@ def build_web_app(
     async def home(request: Request) -> Response:
         return RedirectResponse(f"{ADMIN_PATH}/", status_code=302)
 
+    async def personal_export(request: Request) -> Response:
+        """A person's data as one JSON file (administrators only; the export is audited)."""
+        from framework.privacy import export_json
+
+        ficha = state["ficha"]
+        who = getattr(request.state, "who", None)
+        if who is None or who.role is None or not who.role.everything:
+            return JSONResponse(
+                {"detail": "only an administrator may export a person's data"}, status_code=403
+            )
+        name = request.path_params["object"]
+        ident = int(request.path_params["ident"])
+        if name not in ficha.model:
+            return JSONResponse({"detail": f"there is no object '{name}'"}, status_code=404)
+        try:
+            text = export_json(ficha.records, name, ident)
+        except NotFound as exc:
+            return JSONResponse({"detail": str(exc)}, status_code=404)
+        with ficha.storage.write() as conn:
+            ficha.audit.log(
+                conn, "personal_export", request.state.actor, object_name=name, record_id=ident
+            )
+        return Response(
+            text,
+            media_type="application/json",
+            headers={"content-disposition": f'attachment; filename="{name}-{ident}.json"'},
+        )
+
     async def health(request: Request) -> Response:
         try:
             state["ficha"].storage.check_connection()
@@ -173,6 +202,7 @@ def build_web_app(
         routes=[
             Route("/", home),
             Route("/healthz", health),
+            Route("/privacy/export/{object}/{ident:int}", personal_export),
             *[r for routes in ficha.pm.hook.ficha_routes(ficha=ficha) for r in routes or []],
             Mount(ADMIN_PATH, app=target, name="admin"),
         ],

@@ -16,6 +16,8 @@ from framework.behaviour import CompiledAction, CompiledRule, Value, render_temp
 from framework.expressions import Context
 from framework.expressions.evaluate import plain
 from framework.expressions.resolver import SqlAggregateResolver
+from framework.match_actions import run_create, run_lookup, run_update
+from framework.privacy import consent_allows
 from storage.tables import column_name
 
 if TYPE_CHECKING:
@@ -67,8 +69,11 @@ def run_action(ctx: ActionContext, plugin_actions: Mapping[str, PluginAction]) -
         values = {k: ctx.value(v) for k, v in ctx.action.values.items()}
         ctx.records.update(ctx.object, int(ctx.record["id"]), values, ctx.actor, conn=ctx.conn)
     elif kind == "create":
-        values = {k: ctx.value(v) for k, v in ctx.action.values.items()}
-        ctx.records.create(str(ctx.action.options["object"]), values, ctx.actor, conn=ctx.conn)
+        run_create(ctx)
+    elif kind == "lookup":
+        run_lookup(ctx)
+    elif kind == "update":
+        run_update(ctx)
     elif kind == "notify":
         _notify(ctx)
     elif kind == "email":
@@ -137,12 +142,17 @@ def _notify(ctx: ActionContext) -> None:
 def _email(ctx: ActionContext) -> None:
     to = ctx.value(ctx.action.values["to"])
     addresses = to if isinstance(to, list) else [to]
+    purpose = str(ctx.action.options.get("purpose", "service"))
     for address in addresses:
         if not address:
             continue
+        # Consent is checked at every send: a person who opted out is never written to;
+        # the message is kept, marked blocked, as the trace of why it was not sent.
+        allowed = consent_allows(ctx.records, ctx.conn, str(address), "email", purpose)
         ctx.records.create(
             "email_message",
             {
+                "status": "queued" if allowed else "blocked",
                 "to": address,
                 "subject": ctx.text(str(ctx.action.options["subject"]))[:200],
                 "body": ctx.text(str(ctx.action.options.get("body", ""))),

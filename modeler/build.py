@@ -320,6 +320,7 @@ class _Builder:
             search=self.flag(spec.get("search"), "search"),
             filter=self.flag(spec.get("filter"), "filter"),
             read_only=self.flag(spec.get("read_only"), "read_only"),
+            personal=self.flag(spec.get("personal"), "personal"),
             default=_plain(spec.get("default")),
             min=_plain(spec.get("min")),
             max=_plain(spec.get("max")),

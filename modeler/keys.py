@@ -73,6 +73,7 @@ FIELD_KEYS = frozenset(
         "max",
         "max_length",
         "pattern",
+        "personal",
         "renamed_from",
         # how existing data follows a model change (modeler/evolution.py)
         "renamed_values",
@@ -146,7 +147,7 @@ RESERVED_FIELD_NAMES = (
     | frozenset({"metadata", "registry", "query", "mro"})
 )
 RESERVED_OBJECT_NAMES = frozenset(
-    {"alembic_version", "user", "team", "notification", "email_message"}
+    {"alembic_version", "user", "team", "notification", "email_message", "consent"}
 )
 #: the pack of Ficha's own objects (users, teams, notifications …), always enabled
 SYSTEM_PACK = "ficha"

@@ -73,6 +73,8 @@ class FieldDef:
     search: bool = False
     filter: bool = False
     read_only: bool = False
+    #: personal data of a person: exported on request, blanked when they ask to be erased
+    personal: bool = False
     default: Any = None
     min: Any = None
     max: Any = None
