@@ -1,4 +1,4 @@
-"""The permission matrix: roles × objects × actions × paths. A record outside a user's
+"""The permission matrix: roles by objects by actions by paths. A record outside a user's
 scope never shows — not in a list, a count, a search hit, a record page, a relation
 picker or an export — and a hidden field never leaks; writes outside the scope are
 refused and change nothing. On SQLite, PostgreSQL and MariaDB."""
@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 
 import pytest
 from starlette.testclient import TestClient
@@ -82,15 +81,29 @@ def crm(project: ProjectFactory):
     make_user(ficha, "rita", role="regional", territory="North")
     make_user(ficha, "admin", role="admin")
     ids = {}
-    for name, owner, territory in (("Acme North", ana, "North"), ("Acme South", luis, "South"),
-                                   ("Acme Other", zoe, "North")):
-        ids[name] = rec.create("account", {"name": name, "owner": owner.id,
-                                           "territory": territory, "revenue": "1000000.50",
-                                           "segment": "a"}).id
-    for title, owner, account in (("Deal A", ana, "Acme North"), ("Deal L", luis, "Acme South"),
-                                  ("Deal Z", zoe, "Acme Other")):
-        ids[title] = rec.create("deal", {"title": title, "owner": owner.id,
-                                         "account": ids[account], "amount": "10"}).id
+    for name, owner, territory in (
+        ("Acme North", ana, "North"),
+        ("Acme South", luis, "South"),
+        ("Acme Other", zoe, "North"),
+    ):
+        ids[name] = rec.create(
+            "account",
+            {
+                "name": name,
+                "owner": owner.id,
+                "territory": territory,
+                "revenue": "1000000.50",
+                "segment": "a",
+            },
+        ).id
+    for title, owner, account in (
+        ("Deal A", ana, "Acme North"),
+        ("Deal L", luis, "Acme South"),
+        ("Deal Z", zoe, "Acme Other"),
+    ):
+        ids[title] = rec.create(
+            "deal", {"title": title, "owner": owner.id, "account": ids[account], "amount": "10"}
+        ).id
     return ficha, ids
 
 
@@ -139,9 +152,11 @@ def test_lists_counts_searches_pages_and_pickers_show_only_the_scope(crm, user) 
 def test_hidden_fields_never_leak(crm) -> None:
     ficha, ids = crm
     sales = client_for(ficha, "ana")
-    for page in (sales.get("/admin/account/list"),
-                 sales.get(f"/admin/account/detail?pk={ids['Acme North']}"),
-                 sales.get(f"/admin/account/edit?pk={ids['Acme North']}")):
+    for page in (
+        sales.get("/admin/account/list"),
+        sales.get(f"/admin/account/detail?pk={ids['Acme North']}"),
+        sales.get(f"/admin/account/edit?pk={ids['Acme North']}"),
+    ):
         assert page.status_code == 200
         assert "1000000" not in page.text and "Revenue" not in page.text
     picker = sales.get("/admin/_api/account/relation-lookup", params={"q": "acme"}).json()
@@ -157,12 +172,16 @@ def test_export_follows_the_role(crm) -> None:
     for username, allowed in (("ana", False), ("boss", True)):
         client = client_for(ficha, username)
         listing = client.get("/admin/account/list")
-        assert ('data-sa-name="export"' in listing.text or ">Export<" in listing.text) is \
-            allowed, username
+        assert ('data-sa-name="export"' in listing.text or ">Export<" in listing.text) is allowed, (
+            username
+        )
         token = client.cookies.get("starlette_admin_csrftoken")
-        response = client.post("/admin/_api/account/action?name=export&all=1",
-                               data={"format": "csv", "scope": "all"},
-                               headers={"X-CSRFToken": token}, follow_redirects=False)
+        response = client.post(
+            "/admin/_api/account/action?name=export&all=1",
+            data={"format": "csv", "scope": "all"},
+            headers={"X-CSRFToken": token},
+            follow_redirects=False,
+        )
         if allowed:
             assert response.status_code == 200
             assert "Acme North" in response.text and "Acme Other" not in response.text
@@ -171,22 +190,27 @@ def test_export_follows_the_role(crm) -> None:
             assert response.status_code in (400, 403), response.text[:300]
 
 
-@pytest.mark.parametrize(("username", "action", "target", "allowed"), [
-    ("ana", "update", "Acme North", True),
-    ("ana", "update", "Acme South", False),  # not hers
-    ("ana", "delete", "Acme North", False),  # sales may not delete accounts
-    ("boss", "update", "Acme South", True),  # his team's
-    ("boss", "update", "Acme Other", False),
-    ("boss", "delete", "Acme South", True),
-    ("rita", "update", "Acme North", False),  # regional may only read
-    ("zoe", "delete", "Acme Other", False),
-])
-def test_writes_outside_the_scope_are_refused_and_change_nothing(crm, username, action,
-                                                                 target, allowed) -> None:
+@pytest.mark.parametrize(
+    ("username", "action", "target", "allowed"),
+    [
+        ("ana", "update", "Acme North", True),
+        ("ana", "update", "Acme South", False),  # not hers
+        ("ana", "delete", "Acme North", False),  # sales may not delete accounts
+        ("boss", "update", "Acme South", True),  # his team's
+        ("boss", "update", "Acme Other", False),
+        ("boss", "delete", "Acme South", True),
+        ("rita", "update", "Acme North", False),  # regional may only read
+        ("zoe", "delete", "Acme Other", False),
+    ],
+)
+def test_writes_outside_the_scope_are_refused_and_change_nothing(
+    crm, username, action, target, allowed
+) -> None:
     ficha, ids = crm
     with ficha.storage.read() as conn:
-        user = ficha.reader.list(conn, "user", where=[
-            ficha.storage.table("user").c.username == username])[0]
+        user = ficha.reader.list(
+            conn, "user", where=[ficha.storage.table("user").c.username == username]
+        )[0]
     actor = Actor(user.id, username, "screen", user["role"], "Sales")
     before = ficha.records.get("account", ids[target])
     try:
@@ -207,10 +231,12 @@ def test_writes_outside_the_scope_are_refused_and_change_nothing(crm, username, 
 def test_read_only_fields_and_owner_of_new_records(crm) -> None:
     ficha, ids = crm
     with ficha.storage.read() as conn:
-        ana = ficha.reader.list(conn, "user", where=[
-            ficha.storage.table("user").c.username == "ana"])[0]
-        luis = ficha.reader.list(conn, "user", where=[
-            ficha.storage.table("user").c.username == "luis"])[0]
+        ana = ficha.reader.list(
+            conn, "user", where=[ficha.storage.table("user").c.username == "ana"]
+        )[0]
+        luis = ficha.reader.list(
+            conn, "user", where=[ficha.storage.table("user").c.username == "luis"]
+        )[0]
     actor = Actor(ana.id, "ana", "screen", "sales")
     with pytest.raises(PermissionDenied, match="your role cannot change Segment"):
         ficha.records.update("account", ids["Acme North"], {"segment": "b"}, actor)

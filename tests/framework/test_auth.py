@@ -39,12 +39,15 @@ def test_a_password_is_kept_only_as_an_argon2id_hash(ficha) -> None:
     assert user["username"] == "ana" and must_change is False
 
 
-@pytest.mark.parametrize(("password", "problem"), [
-    ("short", "must have at least 10 characters"),
-    ("password123", "is too easy to guess"),
-    ("aaaaaaaaaaaa", "is too easy to guess"),
-    ("my-ana-is-great", "must not contain your username or email"),
-])
+@pytest.mark.parametrize(
+    ("password", "problem"),
+    [
+        ("short", "must have at least 10 characters"),
+        ("password123", "is too easy to guess"),
+        ("aaaaaaaaaaaa", "is too easy to guess"),
+        ("my-ana-is-great", "must not contain your username or email"),
+    ],
+)
 def test_the_password_policy(ficha, password: str, problem: str) -> None:
     with ficha.storage.read() as conn:
         ana = ficha.reader.list(conn, "user", limit=1)[0]
@@ -55,16 +58,15 @@ def test_the_password_policy(ficha, password: str, problem: str) -> None:
 
 def test_wrong_passwords_lock_the_account_and_never_say_which_part_was_wrong(ficha) -> None:
     for _ in range(5):
-        with pytest.raises(LoginRefused, match="^wrong username or password$"):
+        with pytest.raises(LoginRefused, match=r"^wrong username or password$"):
             ficha.auth.login("ana", "not the password", ip="10.0.0.2")
     with pytest.raises(LoginRefused, match="locked after 5 failed sign-ins"):
         ficha.auth.login("ana", PASSWORD, ip="10.0.0.2")  # even the right one, for now
-    with pytest.raises(LoginRefused, match="^wrong username or password$"):
+    with pytest.raises(LoginRefused, match=r"^wrong username or password$"):
         ficha.auth.login("nobody", PASSWORD, ip="10.0.0.2")  # same answer for no such user
     credentials = ficha.storage.tables.system["credential"]
     with ficha.storage.write() as conn:  # … 15 minutes later
-        conn.execute(credentials.update().values(locked_until=utcnow() - dt.timedelta(
-            seconds=1)))
+        conn.execute(credentials.update().values(locked_until=utcnow() - dt.timedelta(seconds=1)))
     assert ficha.auth.login("ana", PASSWORD, ip="10.0.0.3").user["username"] == "ana"
     actions = audit_actions(ficha)
     assert actions.count("login_failed") == 7 and actions[-1] == "login"
