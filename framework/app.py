@@ -181,7 +181,7 @@ class Ficha:
         )
         # Order matters: the change is audited, plugins observe it, then rules react
         # (their own writes are audited and observed in turn).
-        records.subscribe(audit.record)
+        records.subscribe(audit.record, batch=audit.record_many)
         records.subscribe(lambda event: pm.hook.ficha_record_event(event=event))
         records.subscribe(rules.on_event)
         ficha = cls(

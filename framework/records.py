@@ -27,6 +27,7 @@ from storage.queries import LinkRef, Reader, Record
 from storage.tables import column_name
 
 if TYPE_CHECKING:
+    from framework.batch import RowResult
     from framework.permissions import Permissions
 
 CHANNELS = ("screen", "api", "import", "rule", "script", "plugin", "cli", "system")
@@ -70,6 +71,7 @@ class RecordEvent:
 
 
 Listener = Callable[[RecordEvent], None]
+BatchListener = Callable[[Sequence[RecordEvent]], None]
 
 
 def utcnow() -> dt.datetime:
@@ -89,6 +91,8 @@ class RecordService:
         self.reader = Reader(storage)
         self.ctx = coerce_context or CoerceContext()
         self._listeners = list(listeners)
+        #: listener → its batch form (see subscribe)
+        self._batch_listeners: dict[Listener, BatchListener] = {}
         self.enforcer: Enforcer | None = None
         self.permissions: Permissions | None = None
         #: (conn, object, id, version) → field → who changed it since that version
@@ -131,8 +135,13 @@ class RecordService:
                 own.info["ficha_depth"] = 0
                 own.info.pop("ficha_fired", None)
 
-    def subscribe(self, listener: Listener) -> None:
+    def subscribe(self, listener: Listener, *, batch: BatchListener | None = None) -> None:
+        """Call `listener` with each event; `batch`, when given, is called instead with
+        all the events of a batch write at once (the audit trail writes them in one
+        statement)."""
         self._listeners.append(listener)
+        if batch is not None:
+            self._batch_listeners[listener] = batch
 
     # -- reads (the write path's own view of a record) -------------------------------------
 
@@ -210,6 +219,47 @@ class RecordService:
             self._emit("restored", obj, record, before, {}, actor, conn)
             self._emit_rolled(conn, rolled, actor)
             return record
+
+    def write_many(
+        self,
+        object_name: str,
+        rows: Sequence[Mapping[str, Any]],
+        actor: Actor = SYSTEM,
+        *,
+        key: Sequence[str] = (),
+        on_existing: str = "update",
+        all_or_nothing: bool = False,
+        conn: Connection | None = None,
+    ) -> list[RowResult]:
+        """Create (or, with `key`, create or update) many records in one transaction.
+
+        Each row is checked as `create`/`update` would check it; the reads, writes and
+        audit rows are done a batch at a time (see framework/batch.py). A row found by
+        its `key` fields is updated (`on_existing="update"`), left alone ("skip") or
+        refused ("error"). Returns one RowResult per row, in order; a refused row is
+        reported, not written. With `all_or_nothing`, one refused row raises BatchFailed
+        and nothing of the batch is written."""
+        from framework.batch import BatchFailed, BatchWriter
+
+        obj = self.model[object_name]
+        with self._transaction(conn) as tx:
+            results = BatchWriter(self, obj, actor).run(tx, rows, tuple(key), on_existing)
+            if all_or_nothing and any(not r.ok for r in results):
+                raise BatchFailed(obj.name, results)
+            return results
+
+    def _emit_batch(self, events: Sequence[RecordEvent]) -> None:
+        """Tell every listener about a batch's events: at once where it has a batch
+        form, else one by one (in the same order as single writes)."""
+        if not events:
+            return
+        for listener in self._listeners:
+            batch = self._batch_listeners.get(listener)
+            if batch is not None:
+                batch(events)
+            else:
+                for event in events:
+                    listener(event)
 
     # -- the steps of a write ---------------------------------------------------------------
 

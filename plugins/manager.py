@@ -20,7 +20,14 @@ log = logging.getLogger("ficha.plugins")
 ENTRY_POINT_GROUP = "ficha"
 
 #: Ficha's own features, registered exactly like outside plugins.
-BUILTINS = ("framework.system", "verticals.core")
+BUILTINS = (
+    "framework.system",
+    "verticals.core",
+    "framework.importing.cli",
+    "framework.webhooks",
+    "app_builder.api",
+    "app_builder.importing",
+)
 
 
 @dataclass(frozen=True)

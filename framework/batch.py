@@ -1,0 +1,683 @@
+"""The records service's batched write path (`RecordService.write_many`): rows are
+checked one by one exactly as `create`/`update` check them, but read, inserted, updated
+and audited a batch at a time, inside one transaction. Imports and the API's bulk
+endpoints use it; nothing else writes this way.
+
+What a batch does per row (coercion, constraints, defaults, required fields, formulas,
+validations, workflows, permissions) is the single-record path's; what it does per batch
+is the SQL: one query per link field, per unique field and for the upsert key, one
+multi-row INSERT, one UPDATE per set of changed columns and one audit INSERT. Objects
+whose writes need a query per record anyway (autonumbers, many-to-many values) go
+through the single-record steps, row by row, in savepoints.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from framework.errors import Conflict, FichaError, NotFound, PermissionDenied, ValidationFailed
+from modeler.fieldtypes import COLUMN, HAS_MANY, LINK, MANY_TO_MANY
+from modeler.schema import FieldDef, ObjectDef
+from storage.bulk import insert_rows
+from storage.queries import LinkRef, Record
+from storage.tables import column_name
+
+if TYPE_CHECKING:
+    from framework.records import Actor, RecordService
+
+SYSTEM_COLUMNS = ("id", "version", "created_at", "updated_at", "created_by", "updated_by")
+KEPT = frozenset({*SYSTEM_COLUMNS, "deleted_at"})
+#: what happens to a row whose key finds an existing record
+ON_EXISTING = ("update", "skip", "error")
+
+
+@dataclass(frozen=True, slots=True)
+class RowResult:
+    """What happened to one row of a batch: created, updated, unchanged, skipped or
+    failed (then `errors` says why, field → message)."""
+
+    index: int
+    action: str
+    id: int | None = None
+    errors: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.action != "failed"
+
+
+class BatchFailed(FichaError):
+    """An all-or-nothing batch had rows that failed: nothing of it was written."""
+
+    def __init__(self, object_name: str, results: Sequence[RowResult]) -> None:
+        self.object_name = object_name
+        self.results = list(results)
+        failed = [r for r in results if not r.ok]
+        super().__init__(
+            f"{len(failed)} of {len(results)} {object_name} rows were refused; nothing was saved"
+        )
+
+
+@dataclass
+class _Row:
+    index: int
+    values: Mapping[str, Any]
+    before: Record | None = None
+    clean: dict[str, Any] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    action: str = ""
+    id: int | None = None
+    changed: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Plan:
+    """One field's coercion and constraints, with its bounds coerced once (the same
+    checks, and messages, as RecordService._constraint_error)."""
+
+    field: FieldDef
+    coerce: Any
+    skip: bool = False
+    fixed: bool = False
+    checked: bool = False
+    max_length: int | None = None
+    long_string: bool = False
+    pattern: re.Pattern[str] | None = None
+    low: Any = None
+    high: Any = None
+
+    @classmethod
+    def of(cls, f: FieldDef, model: Any, ctx: Any) -> _Plan:
+        ftype = model.field_types.get(f.type)
+        plan = cls(f, ftype.coerce)
+        plan.skip = f.kind == HAS_MANY
+        plan.fixed = f.type == "autonumber" or f.read_only
+        if f.kind == MANY_TO_MANY:  # blank means no links: never reaches the fast path
+            plan.coerce = lambda field, raw, c: (
+                [] if raw in (None, "") else ftype.coerce(field, raw, c)
+            )
+        plan.max_length = f.max_length
+        plan.long_string = f.type == "string" and f.max_length is None
+        plan.pattern = re.compile(f.pattern) if f.pattern else None
+        if ftype.comparable and ftype.coerce is not None:
+            plan.low = None if f.min is None else ftype.coerce(f, f.min, ctx)
+            plan.high = None if f.max is None else ftype.coerce(f, f.max, ctx)
+        plan.checked = bool(
+            plan.max_length is not None
+            or plan.long_string
+            or plan.pattern is not None
+            or plan.low is not None
+            or plan.high is not None
+        )
+        return plan
+
+    def error(self, value: Any) -> str | None:
+        f = self.field
+        if self.max_length is not None and isinstance(value, str) and len(value) > self.max_length:
+            return f"is longer than {self.max_length} characters ({len(value)})"
+        if self.long_string and len(value) > 255:
+            return f"is longer than 255 characters ({len(value)}); use a text field for more"
+        if (
+            self.pattern is not None
+            and isinstance(value, str)
+            and not self.pattern.fullmatch(value)
+        ):
+            return f"does not have the expected form ({f.pattern})"
+        if self.low is not None and value < self.low:
+            return f"must be at least {f.min}"
+        if self.high is not None and value > self.high:
+            return f"must be at most {f.max}"
+        return None
+
+
+class BatchWriter:
+    """One call of write_many: the rows of one object, in the caller's transaction."""
+
+    def __init__(self, service: RecordService, obj: ObjectDef, actor: Actor) -> None:
+        self.service = service
+        self.storage = service.storage
+        self.model = service.model
+        self.obj = obj
+        self.actor = actor
+        self.table = self.storage.table(obj.name)
+
+    # -- the whole batch --------------------------------------------------------------------
+
+    def run(
+        self,
+        conn: Connection,
+        rows: Sequence[Mapping[str, Any]],
+        key: Sequence[str],
+        on_existing: str,
+    ) -> list[RowResult]:
+        if on_existing not in ON_EXISTING:
+            raise ValueError(f"on_existing must be one of {', '.join(ON_EXISTING)}")
+        for name in key:
+            f = self.obj.fields.get(name)
+            if f is None or f.kind not in (COLUMN, LINK):
+                raise ValueError(f"{self.obj.label} has no stored field '{name}' to use as a key")
+        work = [_Row(i, values) for i, values in enumerate(rows)]
+        if key:
+            self._find_existing(conn, work, key, on_existing)
+        pending = [r for r in work if not r.action]
+        self._permissions(conn, pending)
+        if self._row_by_row(rows):
+            for row in pending:
+                if not row.errors:
+                    self._single(conn, row)
+                else:
+                    row.action = "failed"
+        else:
+            self._validate(conn, pending)
+            self._write(conn, [r for r in pending if not r.errors])
+            for row in pending:
+                if row.errors:
+                    row.action = "failed"
+        return [RowResult(r.index, r.action, r.id, dict(r.errors)) for r in work]
+
+    def _row_by_row(self, rows: Sequence[Mapping[str, Any]]) -> bool:
+        """Autonumbers take a counter per record and many-to-many values a link table:
+        such writes go through the single-record steps."""
+        fields = self.obj.fields.values()
+        if any(f.type == "autonumber" for f in fields):
+            return True
+        m2m = {f.name for f in fields if f.kind == MANY_TO_MANY}
+        return bool(m2m) and any(m2m & set(r) for r in rows)
+
+    def _single(self, conn: Connection, row: _Row) -> None:
+        service = self.service
+        try:
+            with conn.begin_nested():
+                if row.before is None:
+                    record = service._create(conn, self.obj, row.values, self.actor)
+                    row.action = "created"
+                else:
+                    record = service._update(
+                        conn, self.obj, int(row.before["id"]), row.values, self.actor, None
+                    )
+                    row.action = (
+                        "updated" if record["version"] != row.before["version"] else "unchanged"
+                    )
+                row.id = int(record["id"])
+        except ValidationFailed as exc:
+            row.errors.update(exc.errors)
+            row.action = "failed"
+        except (PermissionDenied, NotFound, Conflict) as exc:
+            row.errors["__all__"] = str(exc)
+            row.action = "failed"
+
+    # -- the upsert key -------------------------------------------------------------------
+
+    def _find_existing(
+        self, conn: Connection, work: list[_Row], key: Sequence[str], on_existing: str
+    ) -> None:
+        fields = [self.obj.fields[n] for n in key]
+        wanted: dict[tuple[Any, ...], _Row] = {}
+        for row in work:
+            parts = []
+            for f in fields:
+                try:
+                    value = self.service._coerce(f, row.values.get(f.name))
+                except ValueError as exc:
+                    row.errors[f.name] = str(exc)
+                    break
+                if value is None:
+                    row.errors[f.name] = "is needed to find the record (it is the key)"
+                    break
+                parts.append(value)
+            if row.errors:
+                row.action = "failed"
+                continue
+            ident = tuple(parts)
+            first = wanted.get(ident)
+            if first is not None:
+                label = ", ".join(f.label.lower() for f in fields)
+                row.errors["__all__"] = f"the same {label} as row {first.index + 1} of this batch"
+                row.action = "failed"
+                continue
+            wanted[ident] = row
+        if not wanted:
+            return
+        columns = [self.table.c[column_name(f)] for f in fields]
+        found: dict[tuple[Any, ...], Record] = {}
+        reader = self.service.reader
+        idents = list(wanted)
+        for start in range(0, len(idents), 500):  # bound the IN list on every database
+            chunk = idents[start : start + 500]
+            where = (
+                columns[0].in_([i[0] for i in chunk])
+                if len(columns) == 1
+                else sa.tuple_(*columns).in_(chunk)
+            )
+            for record in reader.list(conn, self.obj.name, where=[where], limit=0, sort=()):
+                found[tuple(_plain(record.get(f.name)) for f in fields)] = record
+        for ident, row in wanted.items():
+            before = found.get(ident)
+            if before is None:
+                continue
+            row.before = before
+            row.id = int(before["id"])
+            if on_existing == "skip":
+                row.action = "skipped"
+            elif on_existing == "error":
+                row.errors["__all__"] = f"already exists ({self.obj.label.lower()} #{row.id})"
+                row.action = "failed"
+
+    # -- permissions ------------------------------------------------------------------------
+
+    def _permissions(self, conn: Connection, rows: list[_Row]) -> None:
+        permissions = self.service.permissions
+        if permissions is None or not rows:
+            return
+        who = permissions.who(self.actor)
+        if permissions.trusted(who):
+            return
+        locked = permissions.read_only(who, self.obj.name)
+        updates = [r for r in rows if r.before is not None]
+        allowed_ids: set[int] | None = None
+        if updates:
+            condition = permissions.scope(who, self.obj.name, "update")
+            if condition is not None:
+                ids = [int(r.before["id"]) for r in updates if r.before is not None]
+                allowed_ids = set(
+                    conn.execute(
+                        sa.select(self.table.c.id).where(self.table.c.id.in_(ids), condition)
+                    ).scalars()
+                )
+        for row in rows:
+            action = "update" if row.before is not None else "create"
+            try:
+                permissions.require(who, self.obj.name, action)
+            except PermissionDenied as exc:
+                row.errors["__all__"] = str(exc)
+                continue
+            if allowed_ids is not None and row.before is not None and row.id not in allowed_ids:
+                row.errors["__all__"] = (
+                    f"this {self.obj.label.lower()} is not one your role lets you change"
+                )
+                continue
+            blocked = sorted(set(row.values) & locked)
+            if blocked:
+                labels = ", ".join(
+                    self.obj.fields[n].label for n in blocked if n in self.obj.fields
+                )
+                row.errors["__all__"] = f"your role cannot change {labels}"
+
+    # -- checks: per row in Python, per batch in SQL ------------------------------------------
+
+    def _validate(self, conn: Connection, rows: list[_Row]) -> None:
+        service = self.service
+        obj = self.obj
+        required = [f for f in obj.fields.values() if f.required and f.kind in (COLUMN, LINK)]
+        defaults = {
+            f.name: f
+            for f in obj.fields.values()
+            if f.kind == COLUMN and f.default is not None and f.type != "autonumber"
+        }
+        for row in rows:
+            if row.errors:
+                continue
+            self._coerce_row(row)
+            if row.before is None:
+                for name, f in defaults.items():
+                    if name not in row.clean:
+                        value = service._default(f)
+                        if value is not None:
+                            row.clean[name] = value
+                for f in required:
+                    if row.clean.get(f.name) is None:
+                        row.errors.setdefault(f.name, "is required")
+            else:
+                for name, value in row.clean.items():
+                    if value is None and obj.fields[name].required:
+                        row.errors.setdefault(name, "is required")
+        live = [r for r in rows if not r.errors]
+        titles = self._check_links(conn, live)
+        self._check_unique(conn, [r for r in live if not r.errors])
+        enforcer = service.enforcer
+        formulas = enforcer.behaviour.of(obj.name).formulas if enforcer is not None else {}
+        for row in rows:
+            if row.errors:
+                continue
+            if enforcer is not None:
+                if row.before is None:
+                    after = dict(row.clean)
+                    touched = set(after)
+                    plain_before = None
+                else:
+                    plain_before = {k: _plain(v) for k, v in row.before.items()}
+                    after = {**plain_before, **row.clean}
+                    touched = {k for k, v in row.clean.items() if plain_before.get(k) != v}
+                row.errors.update(
+                    enforcer.check(conn, obj, plain_before, after, touched, self.actor)
+                )
+                row.clean.update({k: after[k] for k in formulas if k in after})
+            row.clean = {
+                k: (
+                    LinkRef(v, titles.get((k, v), f"#{v}"), obj.fields[k].target or "")
+                    if v is not None and obj.fields[k].kind == LINK
+                    else v
+                )
+                for k, v in row.clean.items()
+            }
+
+    def _coerce_row(self, row: _Row) -> None:
+        """The single-record path's coercion and constraints (RecordService._validate
+        without its queries, which a batch runs once for all rows)."""
+        plans = self.plans
+        before = row.before
+        clean = row.clean
+        for name, raw in row.values.items():
+            plan = plans.get(name)
+            if plan is None:
+                if name not in KEPT:
+                    row.errors[name] = f"{self.obj.label} has no field '{name}'"
+                continue
+            if plan.skip:
+                continue
+            if plan.fixed:
+                if before is None or _plain(before.get(name)) == raw or raw is None:
+                    continue
+                row.errors[name] = "is read-only"
+                continue
+            if raw is None or (type(raw) is str and not raw.strip()):
+                clean[name] = None
+                continue
+            if plan.coerce is None:
+                clean[name] = raw
+                continue
+            try:
+                value = plan.coerce(plan.field, raw, self.service.ctx)
+            except ValueError as exc:
+                row.errors[name] = str(exc)
+                continue
+            if value is not None and plan.checked:
+                message = plan.error(value)
+                if message:
+                    row.errors[name] = message
+                    continue
+            clean[name] = value
+
+    @property
+    def plans(self) -> dict[str, _Plan]:
+        """How each field's values are read and checked, worked out once per object."""
+        cache: dict[str, dict[str, _Plan]] = self.service.__dict__.setdefault("_batch_plans", {})
+        found = cache.get(self.obj.name)
+        if found is None:
+            found = cache[self.obj.name] = {
+                f.name: _Plan.of(f, self.model, self.service.ctx) for f in self.obj.fields.values()
+            }
+        return found
+
+    def _check_links(self, conn: Connection, rows: list[_Row]) -> dict[tuple[str, int], str]:
+        """Linked records must exist (one query per link field); returns their titles."""
+        titles: dict[tuple[str, int], str] = {}
+        for f in self.obj.fields.values():
+            if f.kind != LINK:
+                continue
+            wanted = {r.clean[f.name] for r in rows if r.clean.get(f.name) is not None}
+            if not wanted:
+                continue
+            target = self.model[f.target or ""]
+            found: dict[int, str] = {}
+            ids = sorted(wanted)
+            for start in range(0, len(ids), 500):
+                found.update(
+                    (ident, title)
+                    for ident, title in self.service.reader.titles(
+                        conn, target.name, ids[start : start + 500]
+                    ).items()
+                )
+            table = self.storage.table(target.name)
+            deleted = (
+                set(
+                    conn.execute(
+                        sa.select(table.c.id).where(
+                            table.c.id.in_(list(found)), table.c.deleted_at.is_not(None)
+                        )
+                    ).scalars()
+                )
+                if found
+                else set()
+            )
+            for row in rows:
+                value = row.clean.get(f.name)
+                if value is None:
+                    continue
+                if value not in found or value in deleted:
+                    row.errors[f.name] = f"there is no {target.label.lower()} with id {value}"
+                else:
+                    titles[(f.name, value)] = found[value].title
+        return titles
+
+    def _check_unique(self, conn: Connection, rows: list[_Row]) -> None:
+        for f in self.obj.fields.values():
+            if not f.unique or f.kind != COLUMN:
+                continue
+            seen: dict[Any, _Row] = {}
+            for row in rows:
+                value = row.clean.get(f.name)
+                if value is None or f.name in row.errors:
+                    continue
+                if row.before is not None and _plain(row.before.get(f.name)) == value:
+                    continue  # unchanged: it was unique already
+                other = seen.get(value)
+                if other is not None:
+                    row.errors[f.name] = f"'{value}' is also in row {other.index + 1} of this batch"
+                    continue
+                seen[value] = row
+            if not seen:
+                continue
+            col = self.table.c[column_name(f)]
+            values = list(seen)
+            for start in range(0, len(values), 500):
+                clashes = conn.execute(
+                    sa.select(col, self.table.c.id, self.table.c.deleted_at).where(
+                        col.in_(values[start : start + 500])
+                    )
+                ).all()
+                for value, ident, deleted_at in clashes:
+                    row = seen.get(value)
+                    if row is None or row.id == ident:
+                        continue
+                    where = (
+                        " (a deleted record: restore it or change its value)"
+                        if deleted_at is not None
+                        else ""
+                    )
+                    row.errors[f.name] = (
+                        f"'{value}' is already used by {self.obj.label.lower()} #{ident}{where}"
+                    )
+
+    # -- writes -------------------------------------------------------------------------------
+
+    def _write(self, conn: Connection, rows: list[_Row]) -> None:
+        from framework.records import utcnow
+
+        now = utcnow()
+        creates = [r for r in rows if r.before is None]
+        updates = []
+        for row in rows:
+            if row.before is None:
+                continue
+            row.changed = {
+                k: v for k, v in row.clean.items() if _plain(row.before.get(k)) != _plain(v)
+            }
+            if row.changed:
+                updates.append(row)
+            else:
+                row.action = "unchanged"
+        self._insert(conn, creates, now)
+        self._update(conn, updates, now)
+        created = [r for r in creates if not r.errors]
+        self._refresh(conn, created, updates)
+        self._emit(conn, created, updates, now)
+
+    def _insert(self, conn: Connection, rows: list[_Row], now: Any) -> None:
+        if not rows:
+            return
+        user = self.actor.user_id
+        params = []
+        for row in rows:
+            values = {column_name(self.obj.fields[k]): _plain(v) for k, v in row.clean.items()}
+            values.update(
+                created_at=now, updated_at=now, created_by=user, updated_by=user, version=1
+            )
+            params.append(values)
+        # every row must name the same columns for one multi-row statement
+        names = sorted({name for values in params for name in values})
+        params = [{name: values.get(name) for name in names} for values in params]
+        try:
+            ids = insert_rows(conn, self.table, params, ids=True)
+        except sa.exc.IntegrityError as exc:
+            # a race the checks could not see: say which field, refuse the batch
+            raise ValidationFailed(
+                self.obj.name, self.service._integrity_errors(self.obj, exc)
+            ) from exc
+        for row, ident in zip(rows, ids, strict=True):
+            row.id = ident
+            row.action = "created"
+        self._creation_scope(conn, rows)
+
+    def _creation_scope(self, conn: Connection, rows: list[_Row]) -> None:
+        """A record created outside the creator's scope (someone else's owner) is taken
+        back at once, as the single-record path refuses it."""
+        permissions = self.service.permissions
+        if permissions is None:
+            return
+        who = permissions.who(self.actor)
+        condition = permissions.scope(who, self.obj.name, "create")
+        if condition is None:
+            return
+        ids = [r.id for r in rows]
+        allowed = set(
+            conn.execute(
+                sa.select(self.table.c.id).where(self.table.c.id.in_(ids), condition)
+            ).scalars()
+        )
+        refused = [r for r in rows if r.id not in allowed]
+        if not refused:
+            return
+        conn.execute(self.table.delete().where(self.table.c.id.in_([r.id for r in refused])))
+        for row in refused:
+            row.errors["__all__"] = (
+                f"your role does not let you create this {self.obj.label.lower()} (check its owner)"
+            )
+            row.action = "failed"
+            row.id = None
+
+    def _update(self, conn: Connection, rows: list[_Row], now: Any) -> None:
+        groups: dict[tuple[str, ...], list[_Row]] = {}
+        for row in rows:
+            groups.setdefault(tuple(sorted(row.changed)), []).append(row)
+        t = self.table
+        for names, group in groups.items():
+            stmt = (
+                t.update()
+                .where(t.c.id == sa.bindparam("_id"), t.c.version == sa.bindparam("_version"))
+                .values(
+                    {
+                        **{column_name(self.obj.fields[n]): sa.bindparam(f"_v_{n}") for n in names},
+                        "updated_at": now,
+                        "updated_by": self.actor.user_id,
+                        "version": t.c.version + 1,
+                    }
+                )
+            )
+            params = [
+                {
+                    "_id": row.id,
+                    "_version": row.before["version"] if row.before is not None else 0,
+                    **{f"_v_{n}": _plain(row.changed[n]) for n in names},
+                }
+                for row in group
+            ]
+            try:
+                result = conn.execute(stmt, params)
+            except sa.exc.IntegrityError as exc:
+                raise ValidationFailed(
+                    self.obj.name, self.service._integrity_errors(self.obj, exc)
+                ) from exc
+            if result.rowcount not in (-1, len(group)):  # someone saved meanwhile
+                first = group[0]
+                raise self.service._conflict(
+                    conn,
+                    self.obj,
+                    int(first.id or 0),
+                    int(first.before["version"]),  # type: ignore[index]
+                )
+            for row in group:
+                row.action = "updated"
+
+    def _refresh(self, conn: Connection, created: list[_Row], updated: list[_Row]) -> None:
+        """Roll-ups and aggregate formulas: the single-record path's refresh, per row
+        (only for objects that have them)."""
+        enforcer = self.service.enforcer
+        if enforcer is None:
+            return
+        from framework.enforce import _has_aggregate
+
+        own = any(_has_aggregate(e) for e in enforcer.behaviour.of(self.obj.name).formulas.values())
+        if not own and not enforcer.behaviour.rollups_fed_by(self.obj.name):
+            return
+        self._rolled = []
+        for row in created:
+            after = {k: _plain(v) for k, v in row.clean.items()}
+            self._rolled += enforcer.refresh(conn, self.obj, int(row.id or 0), None, after)
+        for row in updated:
+            assert row.before is not None
+            before = {k: _plain(v) for k, v in row.before.items()}
+            after = {**before, **{k: _plain(v) for k, v in row.clean.items()}}
+            self._rolled += enforcer.refresh(conn, self.obj, int(row.id or 0), before, after)
+
+    def _emit(self, conn: Connection, created: list[_Row], updated: list[_Row], now: Any) -> None:
+        from framework.records import RecordEvent
+
+        obj = self.obj
+        stored = [f.name for f in obj.stored_fields()]
+        m2m = [f.name for f in obj.fields.values() if f.kind == MANY_TO_MANY]
+        user = self.actor.user_id
+        events: list[RecordEvent] = []
+        for row in created:
+            values: dict[str, Any] = dict.fromkeys(stored)
+            values.update(row.clean)
+            values.update(
+                id=row.id,
+                version=1,
+                created_at=now,
+                updated_at=now,
+                created_by=user,
+                updated_by=user,
+                deleted_at=None,
+            )
+            for name in m2m:
+                values[name] = []
+            record = Record(obj.name, values)
+            changes = {k: (None, _plain(record.get(k))) for k in row.clean}
+            events.append(RecordEvent("created", obj.name, record, None, changes, self.actor, conn))
+        for row in updated:
+            assert row.before is not None
+            record = Record(obj.name, {**row.before, **row.clean})
+            record.update(version=int(row.before["version"]) + 1, updated_at=now, updated_by=user)
+            changes = {k: (_plain(row.before.get(k)), _plain(v)) for k, v in row.changed.items()}
+            events.append(
+                RecordEvent("updated", obj.name, record, row.before, changes, self.actor, conn)
+            )
+        self.service._emit_batch(events)
+        rolled = getattr(self, "_rolled", [])
+        if rolled:
+            self.service._emit_rolled(conn, rolled, self.actor)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, LinkRef):
+        return value.id
+    if isinstance(value, list) and value and isinstance(value[0], LinkRef):
+        return sorted(v.id for v in value)
+    return value
