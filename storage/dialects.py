@@ -185,7 +185,7 @@ class SQLiteDialect(Dialect):
         )
 
     def date_part(self, part: str, expr: Any) -> Any:
-        code = {"year": "%Y", "month": "%m", "day": "%d"}[part]
+        code = {"year": "%Y", "month": "%m", "day": "%d", "hour": "%H"}[part]
         return sa.cast(sa.func.strftime(code, expr), sa.Integer)
 
     def char_length(self, expr: Any) -> Any:

@@ -44,11 +44,12 @@ class Expression:
         *,
         condition: bool = True,
         rules: bool = False,
+        params: Mapping[str, Type] | None = None,
     ) -> Expression:
         """Parse and check `text` for records of `object_name`; raise ExpressionError with
         the character and a hint when it does not fit."""
         node = parse(text)
-        scope = Scope(model, object_name, rules=rules)
+        scope = Scope(model, object_name, rules=rules, params=dict(params or {}))
         bound = bind_condition(node, scope) if condition else bind(node, scope)
         return cls(text, object_name, bound)
 

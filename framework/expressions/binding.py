@@ -66,6 +66,7 @@ _FIELD_TYPES = {
     "phone": TEXT,
     "url": TEXT,
     "autonumber": TEXT,
+    "national_id": TEXT,
     "integer": INTEGER,
     "boolean": BOOLEAN,
     "date": DATE,
@@ -130,6 +131,13 @@ class BField(Bound):
 @dataclass(frozen=True, slots=True)
 class BUser(Bound):
     attribute: str
+
+
+@dataclass(frozen=True, slots=True)
+class BParam(Bound):
+    """A report parameter: one value for every record, given when the report runs."""
+
+    name: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +247,7 @@ FUNCTIONS = {
         Function("year", ("date|datetime",), "integer", "the year of a date"),
         Function("month", ("date|datetime",), "integer", "the month (1-12) of a date"),
         Function("day", ("date|datetime",), "integer", "the day of the month of a date"),
+        Function("hour", ("datetime",), "integer", "the hour (0-23) of a date-time"),
         Function(
             "days_between",
             ("date|datetime", "date|datetime"),
@@ -364,6 +373,21 @@ class _Binder:
             current = self.model[f.target or ""]
             objects.append(current.name)
         raise ExpressionError("empty name", node.at)  # pragma: no cover - grammar forbids
+
+    def _param(self, node: s.Param, obj: str) -> Bound:
+        found = self.scope.params.get(node.name)
+        if found is None:
+            if not self.scope.params:
+                raise ExpressionError(
+                    f"':{node.name}' is a parameter, and only reports have parameters", node.at
+                )
+            raise ExpressionError(
+                f"unknown parameter ':{node.name}'",
+                node.at,
+                did_you_mean(node.name, self.scope.params)
+                or f"parameters: {', '.join(':' + p for p in self.scope.params)}",
+            )
+        return BParam(found, node.name)
 
     # logic
 
@@ -514,6 +538,10 @@ class _Binder:
             return BArith(b, "+", right, left)
         if a.kind == b.kind == "date" and node.op == "-":
             return BArith(INTEGER, "days", left, right)
+        if a.kind == b.kind == "datetime" and node.op == "-":
+            # how long between two moments (a ticket's paused time); rules and formulas
+            # compute it, the database does not (see to_sql)
+            return BArith(DURATION, "-", left, right)
         if a.kind == b.kind == "duration" and node.op in "+-":
             return BArith(DURATION, node.op, left, right)
         raise ExpressionError(f"cannot use {node.op} between {a} and {b}", node.at)

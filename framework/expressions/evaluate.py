@@ -9,6 +9,7 @@ at the precision of their fields, division by zero is empty, text compared exact
 from __future__ import annotations
 
 import datetime as dt
+import operator
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ class Context:
         default_factory=lambda: dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
     )
     before: Mapping[str, Any] | None = None  # the record before the change (rules)
+    params: Mapping[str, Any] | None = None  # report parameters (:name), already typed
 
     @property
     def today(self) -> dt.date:
@@ -101,6 +103,9 @@ class Evaluator:
 
     def _literal(self, node: b.BLiteral, record: Mapping[str, Any]) -> Any:
         return node.value
+
+    def _param(self, node: b.BParam, record: Mapping[str, Any]) -> Any:
+        return (self.context.params or {}).get(node.name)
 
     def _user(self, node: b.BUser, record: Mapping[str, Any]) -> Any:
         user = self.context.user or {}
@@ -208,7 +213,8 @@ class Evaluator:
             if right == 0:
                 return None
             return quantize(Decimal(left) / Decimal(right), node.type.scale)
-        result = {"+": left + right, "-": left - right, "*": left * right}[node.op]
+        # only the operator asked for: durations can be added but not multiplied
+        result = _ARITH[node.op](left, right)
         return quantize(result, node.type.scale) if node.type.kind == "decimal" else result
 
     def _neg(self, node: b.BNeg, record: Mapping[str, Any]) -> Any:
@@ -282,6 +288,12 @@ def _contains(node: b.BCall, haystack: Any, needle: Any) -> bool:
     return str(needle).lower() in str(haystack).lower()
 
 
+_ARITH: dict[str, Callable[[Any, Any], Any]] = {
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+}
+
 _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "lower": lambda n, x: x.lower(),
     "upper": lambda n, x: x.upper(),
@@ -292,6 +304,7 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "year": lambda n, x: x.year,
     "month": lambda n, x: x.month,
     "day": lambda n, x: x.day,
+    "hour": lambda n, x: x.hour,
     "days_between": lambda n, x, y: (_day(y) - _day(x)).days,
     "abs": lambda n, x: abs(x),
     "round": lambda n, x, places=0: quantize(x, n.type.scale),

@@ -40,6 +40,13 @@ class Path(Node):
 
 
 @dataclass(frozen=True, slots=True)
+class Param(Node):
+    """`:since`: a report parameter, filled in by the user when the report runs."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class Not(Node):
     operand: Node
 
@@ -166,6 +173,9 @@ class _Build(Transformer[Token, Node]):
     def null(self, meta: Any, children: list[Any]) -> Literal:
         return Literal(meta.start_pos, None)
 
+    def param(self, meta: Any, children: list[Token]) -> Param:
+        return Param(meta.start_pos, str(children[0])[1:])
+
     def path(self, meta: Any, children: list[Token]) -> Path:
         return Path(meta.start_pos, tuple(str(c) for c in children))
 
@@ -238,6 +248,7 @@ _EXPECTED_WORDS = {
     "RPAR": ")",
     "LPAR": "(",
     "NAME": "a field name",
+    "PARAM": "a parameter such as :since",
     "NUMBER": "a number",
     "STRING": "a text in quotes",
     "_IN": "in",

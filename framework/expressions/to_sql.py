@@ -23,7 +23,7 @@ class NotCompilable(ValueError):
 
 def is_constant(node: b.Bound) -> bool:
     """True when the value is the same for every record (folded in Python, then bound)."""
-    if isinstance(node, b.BLiteral | b.BUser):
+    if isinstance(node, b.BLiteral | b.BUser | b.BParam):
         return True
     if isinstance(node, b.BCall):
         return node.name in ("today", "now") or (
@@ -165,6 +165,8 @@ class SqlCompiler:
     def _arith(self, node: b.BArith, root: sa.FromClause) -> Any:
         if node.op == "days":
             return self.dialect.days_between(self.sql(node.left, root), self.sql(node.right, root))
+        if node.type.kind == "duration" and node.left.type.kind == "datetime":
+            raise NotCompilable("the time between two date-times is computed in rules only")
         if node.right.type.kind == "duration":
             if not is_constant(node.right):
                 raise NotCompilable("the duration must be a constant such as 2d")
@@ -211,7 +213,7 @@ class SqlCompiler:
         if name == "starts_with":
             prefix = sa.func.substr(args[0], 1, self.dialect.char_length(args[1]))
             return self.dialect.exact_text(prefix) == self.dialect.exact_text(args[1])
-        if name in ("year", "month", "day"):
+        if name in ("year", "month", "day", "hour"):
             return self.dialect.date_part(name, args[0])
         if name == "days_between":
             return self.dialect.days_between(args[1], args[0])
