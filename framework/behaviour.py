@@ -304,14 +304,21 @@ class _Compiler:
                     did_you_mean(str(target_name), self.model.objects),
                 )
                 return None
+            from framework.match_actions import compile_create_options
+
+            found = compile_create_options(self, obj, target, action, where)
+            if found is None:
+                return None
+            create_options, source = found
             values = self.values(
-                options.get("values") or {}, obj, target, f"create {target.name} of {where}", pos
+                options.get("values") or {}, source, target, f"create {target.name} of {where}", pos
             )
-            return (
-                None
-                if values is None
-                else CompiledAction("create", {"object": target.name}, values, pos)
-            )
+            return None if values is None else CompiledAction("create", create_options, values, pos)
+        if action.kind in ("lookup", "update"):
+            from framework.match_actions import compile_lookup, compile_update
+
+            compile_match = compile_lookup if action.kind == "lookup" else compile_update
+            return compile_match(self, obj, rule, action)
         if action.kind in ("notify", "email"):
             required = ("to", "message") if action.kind == "notify" else ("to", "subject")
             missing = [k for k in required if k not in options]
@@ -373,7 +380,17 @@ class _Compiler:
             pos,
             did_you_mean(
                 action.kind,
-                ["set", "create", "notify", "email", "assign", "call", *self.plugin_actions],
+                [
+                    "set",
+                    "create",
+                    "lookup",
+                    "update",
+                    "notify",
+                    "email",
+                    "assign",
+                    "call",
+                    *self.plugin_actions,
+                ],
             ),
         )
         return None

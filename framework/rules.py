@@ -19,6 +19,7 @@ from framework.enforce import user_context
 from framework.expressions import Context
 from framework.expressions.evaluate import plain
 from framework.expressions.resolver import SqlAggregateResolver
+from framework.match_actions import writes_own_record
 from framework.records import Actor, RecordEvent, utcnow
 
 if TYPE_CHECKING:
@@ -75,7 +76,10 @@ class RuleEngine:
             if key in fired:
                 continue  # a rule fires once per record and event within one change
             fired.add(key)
-            self.run(rule, event.conn, event.record, event.before, event.actor)
+            if not self.run(rule, event.conn, event.record, event.before, event.actor):
+                # its condition did not hold: the same event may still fire it later in
+                # this change (when another rule's write, seen first, did not concern it)
+                fired.discard(key)
 
     def _triggered(self, rule: CompiledRule, event: RecordEvent) -> bool:
         on = rule.rule.on
@@ -123,7 +127,7 @@ class RuleEngine:
                 ),
                 self.plugin_actions,
             )
-            if action.kind == "set":  # later actions see the values just set
+            if writes_own_record(action):  # later actions see the values just set
                 fresh = self.records.reader.get(conn, rule.object, int(values["id"]))
                 values = _plain(fresh) or values
         return True

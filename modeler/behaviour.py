@@ -33,7 +33,7 @@ RULE_KEYS = frozenset({"name", "on", "if", "do"})
 EVENTS = ("create", "update", "save", "delete")
 TRIGGER_KINDS = ("change", "transition", "schedule", "after")
 #: built-in actions; plugins add theirs (checked by the framework, which knows them)
-ACTIONS = ("set", "create", "notify", "email", "assign", "call")
+ACTIONS = ("set", "create", "lookup", "update", "notify", "email", "assign", "call")
 SCHEDULE_RE = re.compile(
     r"(hourly|daily \d{1,2}:\d{2}|weekdays \d{1,2}:\d{2}|every \d+ minutes?|every \d+ hours?)"
 )

@@ -211,6 +211,12 @@ def normalize_phone(text: str, region: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def _coerce_national_id(f: FieldDef, value: Any, ctx: CoerceContext) -> str:
+    from modeler.national_ids import normalize_national_id
+
+    return normalize_national_id(str(value), ctx.phone_region)
+
+
 def _coerce_url(f: FieldDef, value: Any, ctx: CoerceContext) -> str:
     text = str(value).strip()
     if "://" not in text:
@@ -424,6 +430,14 @@ BUILTIN_TYPES: tuple[FieldType, ...] = (
         coerce=_coerce_phone,
         widget="phone",
         textual=True,
+    ),
+    FieldType(
+        "national_id",
+        "A national identity or tax number (DNI, NIE, NIF in Spain), checked for the "
+        "country of the locale.",
+        sql_type=_fixed(20),
+        coerce=_coerce_national_id,
+        widget="string",
     ),
     FieldType("url", "A web address.", sql_type=_fixed(500), coerce=_coerce_url, widget="url"),
     FieldType(

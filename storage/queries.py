@@ -161,7 +161,7 @@ class Reader:
             if (
                 f.kind == COLUMN
                 and (f.unique or f.index)
-                and f.type in ("string", "email", "phone", "autonumber")
+                and f.type in ("string", "email", "phone", "autonumber", "national_id")
             ):
                 value = self._exact_value(f, term)
                 if value is not None:
