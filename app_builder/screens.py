@@ -249,13 +249,24 @@ class RecordView(BaseModelView):
         return FichaFilterRegistry()
 
     def _where(self, request: Request, filters: FilterGroup | None) -> list[Any]:
+        scope = self._scope(request) + self._expression(request)
         if filters is None or filters.is_empty():
-            return self._scope(request)
+            return scope
         fields_by_name = {f.name: f for f in self.get_fields_list(request)}
         clause = build_filter_clause(
             filters, fields_by_name, self.get_filter_registry(), self, request
         )
-        return self._scope(request) + ([] if clause is None else [clause])
+        return scope + ([] if clause is None else [clause])
+
+    def _expression(self, request: Request) -> list[Any]:
+        """`?expr=…`: a condition in the expression language, for what the filter syntax
+        cannot say (a report's drill-down: `hour(created_at) == 9 and …`)."""
+        text = request.query_params.get("expr")
+        if not text:
+            return []
+        from app_builder.reports.listfilter import expression_filter
+
+        return [expression_filter(self.ficha, self._who(request), self.obj.name, text)]
 
     async def find_all(
         self,

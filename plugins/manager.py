@@ -27,6 +27,7 @@ BUILTINS = (
     "framework.webhooks",
     "app_builder.api",
     "app_builder.importing",
+    "app_builder.reports",
 )
 
 
