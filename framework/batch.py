@@ -37,6 +37,10 @@ KEPT = frozenset({*SYSTEM_COLUMNS, "deleted_at"})
 ON_EXISTING = ("update", "skip", "error")
 
 
+#: `id` as a key: rows that name the record they update
+ID_FIELD = FieldDef("id", "integer", "Id")
+
+
 @dataclass(frozen=True, slots=True)
 class RowResult:
     """What happened to one row of a batch: created, updated, unchanged, skipped or
@@ -160,6 +164,8 @@ class BatchWriter:
             raise ValueError(f"on_existing must be one of {', '.join(ON_EXISTING)}")
         for name in key:
             f = self.obj.fields.get(name)
+            if name == "id" and len(key) == 1:
+                continue
             if f is None or f.kind not in (COLUMN, LINK):
                 raise ValueError(f"{self.obj.label} has no stored field '{name}' to use as a key")
         work = [_Row(i, values) for i, values in enumerate(rows)]
@@ -217,7 +223,8 @@ class BatchWriter:
     def _find_existing(
         self, conn: Connection, work: list[_Row], key: Sequence[str], on_existing: str
     ) -> None:
-        fields = [self.obj.fields[n] for n in key]
+        by_id = tuple(key) == ("id",)
+        fields = [ID_FIELD if by_id else self.obj.fields[n] for n in key]
         wanted: dict[tuple[Any, ...], _Row] = {}
         for row in work:
             parts = []
@@ -260,10 +267,20 @@ class BatchWriter:
         for ident, row in wanted.items():
             before = found.get(ident)
             if before is None:
+                if by_id:
+                    row.errors["id"] = f"there is no {self.obj.label.lower()} with id {ident[0]}"
+                    row.action = "failed"
                 continue
             row.before = before
             row.id = int(before["id"])
-            if on_existing == "skip":
+            sent = row.values.get("version")
+            if sent is not None and str(sent) != str(before["version"]):
+                row.errors["version"] = (
+                    f"the record is at version {before['version']}, not {sent}: someone "
+                    "changed it meanwhile; read it again and make your change again"
+                )
+                row.action = "failed"
+            elif on_existing == "skip":
                 row.action = "skipped"
             elif on_existing == "error":
                 row.errors["__all__"] = f"already exists ({self.obj.label.lower()} #{row.id})"

@@ -179,7 +179,7 @@ class Export:
     def rows(self) -> Iterator[list[Any]]:
         for record in self.records():
             row = []
-            for _column, name, lookup, reverse in self.columns:
+            for _column, name, _lookup, reverse in self.columns:
                 value = record.get(name)
                 row.append(cell(value, reverse))
             yield row

@@ -220,6 +220,14 @@ class RecordService:
             self._emit_rolled(conn, rolled, actor)
             return record
 
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One transaction for several writes (an import batch, a bulk API call): pass
+        the connection to each as `conn=`. Committed when the block ends, rolled back if
+        it raises."""
+        with self._transaction(None) as conn:
+            yield conn
+
     def write_many(
         self,
         object_name: str,

@@ -196,7 +196,7 @@ class Importer:
                 self._all_or_nothing(sheet, index, report, writer)
             else:
                 for batch in self._batches(sheet, index):
-                    with self._transaction(rollback=self.dry_run) as conn:
+                    with self._transaction(lambda: not self.dry_run) as conn:
                         self._write_batch(conn, batch, report, writer, retry=True)
                     self._tell(sheet, report)
         finally:
@@ -217,35 +217,23 @@ class Importer:
     def _all_or_nothing(
         self, sheet: Sheet, index: dict[str, int], report: ImportReport, writer: _ErrorWriter
     ) -> None:
-        try:
-            with self._transaction(rollback=True) as conn:
-                for batch in self._batches(sheet, index):
-                    self._write_batch(conn, batch, report, writer, retry=False)
-                    self._tell(sheet, report)
-                if report.failed == 0 and not self.dry_run:
-                    raise _Commit
-        except _Commit:
-            pass
-        if report.failed or self.dry_run:
-            report.rolled_back = report.failed > 0
+        with self._transaction(lambda: not self.dry_run and report.failed == 0) as conn:
+            for batch in self._batches(sheet, index):
+                self._write_batch(conn, batch, report, writer, retry=False)
+                self._tell(sheet, report)
+        report.rolled_back = report.failed > 0
 
     @contextlib.contextmanager
-    def _transaction(self, *, rollback: bool) -> Iterator[Connection]:
-        storage = self.ficha.storage
-        with storage.engine.connect() as conn:
-            tx = conn.begin()
-            try:
+    def _transaction(self, keep: Callable[[], bool]) -> Iterator[Connection]:
+        """A transaction of the records service, kept only if `keep()` says so when the
+        block ends (a dry run and a failed all-or-nothing import keep nothing)."""
+        try:
+            with self.ficha.records.transaction() as conn:
                 yield conn
-            except _Commit:
-                tx.commit()
-                raise
-            except BaseException:
-                tx.rollback()
-                raise
-            if rollback:
-                tx.rollback()
-            else:
-                tx.commit()
+                if not keep():
+                    raise _Rollback
+        except _Rollback:
+            pass
 
     def _tell(self, sheet: Sheet, report: ImportReport) -> None:
         if self.progress is not None:
@@ -256,11 +244,9 @@ class Importer:
 
     def _batches(self, sheet: Sheet, index: dict[str, int]) -> Iterator[list[_Pending]]:
         batch: list[_Pending] = []
-        read = 0
-        for number, cells in sheet.rows:
+        for read, (number, cells) in enumerate(sheet.rows):
             if self.limit is not None and read >= self.limit:
                 break
-            read += 1
             batch.append(self._map_row(number, cells, index))
             if len(batch) >= self.batch_size:
                 yield batch
@@ -541,10 +527,6 @@ class Importer:
     def _column_of(self, field_name: str, child: ChildMap | None = None) -> str:
         columns = child.columns if child is not None else self.mapping.columns
         return next((c.column for c in columns if c.field == field_name), "")
-
-
-class _Commit(Exception):
-    """Leaves an all-or-nothing transaction with a commit."""
 
 
 @dataclass
