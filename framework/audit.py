@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from framework.records import RecordEvent, utcnow
-from storage.bulk import insert_rows
+from storage.bulk import Serialized, insert_rows
 from storage.manager import StorageManager
 
 
@@ -28,7 +29,16 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-_PLAIN = frozenset({str, int, float, bool, type(None)})
+def _default(value: Any) -> Any:
+    """What json cannot write itself, as `_jsonable` writes it."""
+    found = _jsonable(value)
+    if found is value:
+        raise TypeError(f"cannot store {type(value).__name__} in the audit trail")
+    return found
+
+
+#: the changes of a batch's events as JSON text: (old, new) pairs become [old, new]
+dumps = json.JSONEncoder(default=_default, separators=(", ", ": ")).encode
 
 
 @dataclass(frozen=True)
@@ -50,22 +60,11 @@ class AuditTrail:
     def __init__(self, storage: StorageManager) -> None:
         self.storage = storage
         self.table = storage.tables.system["audit"]
+        self._insert = self.table.insert()  # built once; each entry goes as parameters
 
     def record(self, event: RecordEvent) -> None:
         changes = {k: [_jsonable(old), _jsonable(new)] for k, (old, new) in event.changes.items()}
-        event.conn.execute(
-            self.table.insert().values(
-                at=utcnow(),
-                object=event.object,
-                record_id=event.record.get("id"),
-                action=event.kind,
-                actor_id=event.actor.user_id,
-                actor_name=event.actor.name,
-                channel=event.actor.channel,
-                version=event.record.get("version"),
-                changes=changes or None,
-            )
-        )
+        event.conn.execute(self._insert, _entry(event, utcnow(), changes or None))
 
     def record_many(self, events: Sequence[RecordEvent]) -> None:
         """The entries of a batch write, in one statement (same rows as `record`)."""
@@ -73,24 +72,7 @@ class AuditTrail:
             return
         now = utcnow()
         rows = [
-            {
-                "at": now,
-                "object": event.object,
-                "record_id": event.record.get("id"),
-                "action": event.kind,
-                "actor_id": event.actor.user_id,
-                "actor_name": event.actor.name,
-                "channel": event.actor.channel,
-                "version": event.record.get("version"),
-                "changes": {
-                    k: [
-                        old if type(old) in _PLAIN else _jsonable(old),
-                        new if type(new) in _PLAIN else _jsonable(new),
-                    ]
-                    for k, (old, new) in event.changes.items()
-                }
-                or None,
-            }
+            _entry(event, now, Serialized(dumps(event.changes)) if event.changes else None)
             for event in events
         ]
         insert_rows(events[0].conn, self.table, rows)
@@ -168,3 +150,18 @@ class AuditTrail:
             for name, (_old, new) in (row.changes or {}).items():
                 changed[name] = (new, row.actor_name)
         return changed
+
+
+def _entry(event: RecordEvent, at: Any, changes: Any) -> dict[str, Any]:
+    """One audit row for a record event."""
+    return {
+        "at": at,
+        "object": event.object,
+        "record_id": event.record.get("id"),
+        "action": event.kind,
+        "actor_id": event.actor.user_id,
+        "actor_name": event.actor.name,
+        "channel": event.actor.channel,
+        "version": event.record.get("version"),
+        "changes": changes,
+    }

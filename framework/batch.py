@@ -13,9 +13,11 @@ through the single-record steps, row by row, in savepoints.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -95,6 +97,9 @@ class _Plan:
     pattern: re.Pattern[str] | None = None
     low: Any = None
     high: Any = None
+    #: the common case done quickly (a plain number or code in a text cell): the value,
+    #: or None to go the type's full way (which also explains what is wrong)
+    fast: Any = None
 
     @classmethod
     def of(cls, f: FieldDef, model: Any, ctx: Any) -> _Plan:
@@ -112,6 +117,7 @@ class _Plan:
         if ftype.comparable and ftype.coerce is not None:
             plan.low = None if f.min is None else ftype.coerce(f, f.min, ctx)
             plan.high = None if f.max is None else ftype.coerce(f, f.max, ctx)
+        plan.fast = _fast(f, plan)
         plan.checked = bool(
             plan.max_length is not None
             or plan.long_string
@@ -138,6 +144,49 @@ class _Plan:
         if self.high is not None and value > self.high:
             return f"must be at most {f.max}"
         return None
+
+
+_PLAIN_NUMBER = re.compile(r"-?\d{1,15}(\.\d{1,15})?")
+
+
+def _fast(f: FieldDef, plan: _Plan) -> Any:
+    """A shortcut giving exactly what the field type's coercion gives for the inputs it
+    accepts, and None for every other input."""
+    if f.type in ("decimal", "money", "percent"):
+        scale = f.scale if f.scale is not None else {"money": 2}.get(f.type, 4)
+        quantum = Decimal(1).scaleb(-scale)
+        precision = f.precision or 18
+        match = _PLAIN_NUMBER.fullmatch
+
+        def number(raw: str) -> Any:
+            if not match(raw):
+                return None
+            value = Decimal(raw).quantize(quantum)
+            return value if len(value.as_tuple().digits) <= precision else None
+
+        return number
+    if f.type == "integer":
+        return lambda raw: int(raw) if raw.isascii() and raw.isdigit() else None
+    if f.type == "choice":
+        codes = frozenset(f.choice_codes)
+        folded: dict[str, str] = {}
+        for choice in f.values:  # the first choice whose label or code matches wins
+            folded.setdefault(choice.label.lower(), choice.code)
+            folded.setdefault(choice.code.lower(), choice.code)
+        return lambda raw: raw if raw in codes else folded.get(raw.lower())
+    if f.type == "date":
+        iso = re.compile(r"\d{4}-\d{2}-\d{2}").fullmatch
+
+        def day(raw: str) -> Any:
+            try:
+                return dt.date.fromisoformat(raw) if iso(raw) else None
+            except ValueError:
+                return None
+
+        return day
+    if f.type in ("string", "text") and plan.field.kind == COLUMN:
+        return lambda raw: raw if raw == raw.strip() and "\r" not in raw else None
+    return None
 
 
 class BatchWriter:
@@ -358,7 +407,16 @@ class BatchWriter:
         titles = self._check_links(conn, live)
         self._check_unique(conn, [r for r in live if not r.errors])
         enforcer = service.enforcer
-        formulas = enforcer.behaviour.of(obj.name).formulas if enforcer is not None else {}
+        rules = enforcer.behaviour.of(obj.name) if enforcer is not None else None
+        formulas = rules.formulas if rules is not None else {}
+        if rules is not None and not (
+            rules.formulas
+            or rules.read_only_when
+            or rules.required_when
+            or rules.validations
+            or rules.workflow_field
+        ):
+            enforcer = None  # nothing declared: checking would find nothing
         for row in rows:
             if row.errors:
                 continue
@@ -375,19 +433,13 @@ class BatchWriter:
                     enforcer.check(conn, obj, plain_before, after, touched, self.actor)
                 )
                 row.clean.update({k: after[k] for k in formulas if k in after})
-            row.clean = {
-                k: (
-                    LinkRef(v, titles.get((k, v), f"#{v}"), obj.fields[k].target or "")
-                    if v is not None and obj.fields[k].kind == LINK
-                    else v
-                )
-                for k, v in row.clean.items()
-            }
+        self._titles = titles
 
     def _coerce_row(self, row: _Row) -> None:
         """The single-record path's coercion and constraints (RecordService._validate
         without its queries, which a batch runs once for all rows)."""
         plans = self.plans
+        ctx = self.service.ctx
         before = row.before
         clean = row.clean
         for name, raw in row.values.items():
@@ -409,11 +461,13 @@ class BatchWriter:
             if plan.coerce is None:
                 clean[name] = raw
                 continue
-            try:
-                value = plan.coerce(plan.field, raw, self.service.ctx)
-            except ValueError as exc:
-                row.errors[name] = str(exc)
-                continue
+            value = plan.fast(raw) if plan.fast is not None and type(raw) is str else None
+            if value is None:
+                try:
+                    value = plan.coerce(plan.field, raw, ctx)
+                except ValueError as exc:
+                    row.errors[name] = str(exc)
+                    continue
             if value is not None and plan.checked:
                 message = plan.error(value)
                 if message:
@@ -523,9 +577,8 @@ class BatchWriter:
         for row in rows:
             if row.before is None:
                 continue
-            row.changed = {
-                k: v for k, v in row.clean.items() if _plain(row.before.get(k)) != _plain(v)
-            }
+            before = row.before
+            row.changed = {k: v for k, v in row.clean.items() if _plain(before.get(k)) != v}
             if row.changed:
                 updates.append(row)
             else:
@@ -540,16 +593,22 @@ class BatchWriter:
         if not rows:
             return
         user = self.actor.user_id
+        columns = {f.name: column_name(f) for f in self.obj.stored_fields()}
+        # every row must name the same columns for one multi-row statement
+        names = sorted({name for row in rows for name in row.clean})
+        system = {
+            "created_at": now,
+            "updated_at": now,
+            "created_by": user,
+            "updated_by": user,
+            "version": 1,
+        }
         params = []
         for row in rows:
-            values = {column_name(self.obj.fields[k]): _plain(v) for k, v in row.clean.items()}
-            values.update(
-                created_at=now, updated_at=now, created_by=user, updated_by=user, version=1
-            )
+            clean = row.clean
+            values = {columns[n]: clean.get(n) for n in names}
+            values.update(system)
             params.append(values)
-        # every row must name the same columns for one multi-row statement
-        names = sorted({name for values in params for name in values})
-        params = [{name: values.get(name) for name in names} for values in params]
         try:
             ids = insert_rows(conn, self.table, params, ids=True)
         except sa.exc.IntegrityError as exc:
@@ -611,7 +670,7 @@ class BatchWriter:
                 {
                     "_id": row.id,
                     "_version": row.before["version"] if row.before is not None else 0,
-                    **{f"_v_{n}": _plain(row.changed[n]) for n in names},
+                    **{f"_v_{n}": row.changed[n] for n in names},
                 }
                 for row in group
             ]
@@ -645,12 +704,11 @@ class BatchWriter:
             return
         self._rolled = []
         for row in created:
-            after = {k: _plain(v) for k, v in row.clean.items()}
-            self._rolled += enforcer.refresh(conn, self.obj, int(row.id or 0), None, after)
+            self._rolled += enforcer.refresh(conn, self.obj, int(row.id or 0), None, row.clean)
         for row in updated:
             assert row.before is not None
             before = {k: _plain(v) for k, v in row.before.items()}
-            after = {**before, **{k: _plain(v) for k, v in row.clean.items()}}
+            after = {**before, **row.clean}
             self._rolled += enforcer.refresh(conn, self.obj, int(row.id or 0), before, after)
 
     def _emit(self, conn: Connection, created: list[_Row], updated: list[_Row], now: Any) -> None:
@@ -659,32 +717,46 @@ class BatchWriter:
         obj = self.obj
         stored = [f.name for f in obj.stored_fields()]
         m2m = [f.name for f in obj.fields.values() if f.kind == MANY_TO_MANY]
+        links = {f.name: f.target or "" for f in obj.fields.values() if f.kind == LINK}
+        titles = getattr(self, "_titles", {})
         user = self.actor.user_id
+        actor = self.actor
+        system = {
+            "version": 1,
+            "created_at": now,
+            "updated_at": now,
+            "created_by": user,
+            "updated_by": user,
+            "deleted_at": None,
+        }
+
+        def shown(clean: dict[str, Any]) -> dict[str, Any]:
+            """Values as a read returns them: links as id and title."""
+            values = dict(clean)
+            for name, target in links.items():
+                ident = values.get(name)
+                if ident is not None:
+                    values[name] = LinkRef(ident, titles.get((name, ident), f"#{ident}"), target)
+            return values
+
         events: list[RecordEvent] = []
         for row in created:
             values: dict[str, Any] = dict.fromkeys(stored)
-            values.update(row.clean)
-            values.update(
-                id=row.id,
-                version=1,
-                created_at=now,
-                updated_at=now,
-                created_by=user,
-                updated_by=user,
-                deleted_at=None,
-            )
+            values.update(shown(row.clean) if links else row.clean)
+            values.update(system)
+            values["id"] = row.id
             for name in m2m:
                 values[name] = []
+            changes = {k: (None, v) for k, v in row.clean.items()}
             record = Record(obj.name, values)
-            changes = {k: (None, _plain(record.get(k))) for k in row.clean}
-            events.append(RecordEvent("created", obj.name, record, None, changes, self.actor, conn))
+            events.append(RecordEvent("created", obj.name, record, None, changes, actor, conn))
         for row in updated:
             assert row.before is not None
-            record = Record(obj.name, {**row.before, **row.clean})
+            record = Record(obj.name, {**row.before, **shown(row.changed)})
             record.update(version=int(row.before["version"]) + 1, updated_at=now, updated_by=user)
-            changes = {k: (_plain(row.before.get(k)), _plain(v)) for k, v in row.changed.items()}
+            changes = {k: (_plain(row.before.get(k)), v) for k, v in row.changed.items()}
             events.append(
-                RecordEvent("updated", obj.name, record, row.before, changes, self.actor, conn)
+                RecordEvent("updated", obj.name, record, row.before, changes, actor, conn)
             )
         self.service._emit_batch(events)
         rolled = getattr(self, "_rolled", [])

@@ -13,6 +13,19 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 
+class Serialized(str):
+    """A JSON column's value already serialized (the audit trail writes many at once)."""
+
+
+def _deserialized(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    import json
+
+    return [
+        {k: json.loads(v) if isinstance(v, Serialized) else v for k, v in row.items()}
+        for row in rows
+    ]
+
+
 def insert_rows(
     conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]], *, ids: bool = False
 ) -> list[int]:
@@ -22,6 +35,8 @@ def insert_rows(
         return []
     if conn.dialect.name == "sqlite":
         return _sqlite(conn, table, rows, ids)
+    if any(isinstance(v, Serialized) for row in rows for v in row.values()):
+        rows = _deserialized(rows)
     if not ids:
         conn.execute(table.insert(), list(rows))
         return []
@@ -49,20 +64,37 @@ def _sqlite(
         f"INSERT INTO {conn.dialect.identifier_preparer.format_table(table)} ({quoted}) "
         f"VALUES ({', '.join('?' for _ in names)})"
     )
-    plain = [i for i, p in enumerate(processors) if p is None]
-    if len(plain) == len(names):
-        params = [tuple(row[n] for n in names) for row in rows]
-    else:
-        pairs = list(zip(names, processors, strict=True))
-        params = [
-            tuple(
-                None if (value := row[n]) is None else (p(value) if p is not None else value)
-                for n, p in pairs
-            )
-            for row in rows
-        ]
+    # column by column: one conversion loop per column, not one per value and row
+    columns_values: list[list[Any]] = []
+    for name, column, process in zip(names, columns, processors, strict=True):
+        values = [row[name] for row in rows]
+        if isinstance(column.type, sa.JSON):
+            values = [
+                v if isinstance(v, Serialized) or v is None else process(v) if process else v
+                for v in values
+            ]
+        elif process is not None:
+            values = _processed(values, process)
+        columns_values.append(values)
+    params = list(zip(*columns_values, strict=True))
     conn.exec_driver_sql(sql, params)
     if not ids:
         return []
     last = int(conn.execute(sa.select(sa.func.max(table.c.id))).scalar_one())
     return list(range(last - len(rows) + 1, last + 1))
+
+
+def _processed(values: list[Any], process: Any) -> list[Any]:
+    """Each value converted, a repeated one (the batch's timestamps) only once."""
+    result = []
+    last: Any = None
+    done: Any = None
+    for value in values:
+        if value is None:
+            result.append(None)
+        elif value is last:
+            result.append(done)
+        else:
+            last, done = value, process(value)
+            result.append(done)
+    return result

@@ -277,13 +277,16 @@ class Importer:
     ) -> dict[str, Any]:
         values: dict[str, Any] = dict(constants)
         nulls = self.mapping.null
+        width = len(cells)
         for column in columns:
             position = index[column.column]
-            value = cells[position] if position < len(cells) else ""
-            if isinstance(value, str):
+            value = cells[position] if position < width else ""
+            if type(value) is str:
                 value = value.strip()
             if value in nulls or value is None:
                 value = column.default
+            elif column.plain:
+                pass
             else:
                 for name in column.transforms:
                     value = TRANSFORMS[name](value)

@@ -65,6 +65,11 @@ class ColumnMap:
     split: str | None = None  # many values in one cell (multichoice, many-to-many)
     pos: SourcePos = UNKNOWN_POS
 
+    @property
+    def plain(self) -> bool:
+        """The cell goes to the field as it is (no transform, map or format)."""
+        return not (self.transforms or self.values or self.format)
+
 
 @dataclass(frozen=True)
 class ChildMap:
