@@ -164,6 +164,8 @@ class Stream:
     dirty: bool = False
     running: bool = False
     computations: int = 0
+    #: the computation in progress for pages being opened: they all wait for the same one
+    loading: asyncio.Future[None] | None = None
 
 
 class MonitorHub:
@@ -229,7 +231,7 @@ class MonitorHub:
         if stream is None:
             stream = self.streams[key] = Stream(monitor, who)
         if not stream.payload:
-            await self._compute(stream)
+            await self._load(stream, fresh=False)
         queue: asyncio.Queue[str] = asyncio.Queue()
         stream.queues.add(queue)
         return stream, queue
@@ -243,8 +245,14 @@ class MonitorHub:
         if stream is None:
             stream = self.streams[key] = Stream(monitor, who)
         if not stream.queues or not stream.payload:
-            await self._compute(stream)
+            await self._load(stream, fresh=not stream.queues)
         return json.loads(stream.payload) if stream.payload else {"tiles": {}, "lists": {}}
+
+    async def _load(self, stream: Stream, *, fresh: bool) -> None:
+        """Compute for pages being opened; pages opened meanwhile share the result."""
+        if stream.loading is None or (fresh and stream.loading.done()):
+            stream.loading = asyncio.ensure_future(self._compute(stream))
+        await asyncio.shield(stream.loading)
 
     def close(self, stream: Stream, queue: asyncio.Queue[str]) -> None:
         stream.queues.discard(queue)
