@@ -46,6 +46,7 @@ class Enforcer:
         self.storage = storage
         self.behaviour = behaviour
         self.coerce = coerce
+        self._sql_cache: dict[tuple[str, str, str], Any] = {}
 
     def context(self, actor: Any, before: Mapping[str, Any] | None) -> Context:
         return Context(user=user_context(actor), before=before)
@@ -204,8 +205,15 @@ class Enforcer:
         old = {r.id: r for r in conn.execute(read)}
         values = {}
         for name, formula in formulas.items():
-            expression = compiler.sql(formula.bound, table)
-            values[columns[name].name] = sa.cast(expression, columns[name].type)
+            # Building the SQL of an aggregate costs more than running it: keep it, unless
+            # it holds today() or now(), which are written into the SQL as values.
+            key = (object_name, name, formula.text)
+            expression = self._sql_cache.get(key)
+            if expression is None:
+                expression = sa.cast(compiler.sql(formula.bound, table), columns[name].type)
+                if not _uses_the_clock(formula.bound):
+                    self._sql_cache[key] = expression
+            values[columns[name].name] = expression
         conn.execute(table.update().where(table.c.id.in_(ids)).values(**values))
         diffs: dict[int, dict[str, tuple[Any, Any]]] = {}
         for row in conn.execute(read):
@@ -216,6 +224,21 @@ class Enforcer:
                 if was != now:
                     diffs.setdefault(int(row.id), {})[name] = (was, now)
         return diffs
+
+
+def _uses_the_clock(node: Any) -> bool:
+    """Whether a bound expression calls today() or now() anywhere inside."""
+    import dataclasses
+
+    from framework.expressions.binding import BCall
+
+    if isinstance(node, BCall) and node.name in ("today", "now"):
+        return True
+    if isinstance(node, tuple):
+        return any(_uses_the_clock(item) for item in node)
+    if dataclasses.is_dataclass(node) and not isinstance(node, type):
+        return any(_uses_the_clock(getattr(node, f.name)) for f in dataclasses.fields(node))
+    return False
 
 
 def no_rules(name: str) -> ObjectBehaviour:
