@@ -22,6 +22,7 @@ from starlette_admin.views import BaseModelView
 from starlette_admin.widgets import PanelWidget, TabsWidget
 
 from app_builder.filters import FichaFilterRegistry
+from app_builder.pages.exports import FORMATS, export_action
 from app_builder.widgets import RelatedListField, VersionField, field_for
 from framework.errors import Conflict, PermissionDenied, ValidationFailed
 from framework.permissions import Who
@@ -47,7 +48,9 @@ class RecordView(BaseModelView):
     """The generated screens of one object: list, detail, create, edit, delete."""
 
     row_actions_display_type = BaseModelView.row_actions_display_type
-    exporters = ["csv"]
+    # the Export button streams CSV or XLSX itself (app_builder/pages/exports.py)
+    exporters = FORMATS
+    export_action = export_action
     importers: Sequence[Any] = []
     page_size_options = [25, 50, 100]
     search_highlight = True

@@ -89,6 +89,9 @@ class Export:
                 raise ValidationFailed(self.obj.name, {"sort": f"cannot sort by '{s.field}'"})
         self.search = search
         self.sort = list(sort)
+        #: a window of the list (the page on screen) instead of all of it
+        self.limit: int | None = None
+        self.offset = 0
         hidden = permissions.hidden(self.who, self.obj.name)
         self.mapping = mapping if mapping is not None and mapping.object == self.obj.name else None
         if self.mapping is not None:
@@ -121,8 +124,20 @@ class Export:
             f.name for f in self.obj.fields.values() if f.kind == MANY_TO_MANY and f.name in names
         ]
         lookups = {c[1]: c[2] for c in self.columns if c[2]}
+        # keyset pages, except for a window or a sort by a link (its title orders it)
+        keyset = (
+            self.limit is None
+            and not self.offset
+            and all(
+                s.field not in self.obj.fields or self.obj.fields[s.field].kind != LINK
+                for s in sort
+            )
+        )
         cursor = None
-        while True:
+        offset = self.offset
+        left = self.limit
+        while left is None or left > 0:
+            size = PAGE if left is None else min(PAGE, left)
             with ficha.storage.read() as conn:
                 page = ficha.reader.list(
                     conn,
@@ -130,8 +145,9 @@ class Export:
                     where=self.where,
                     search=self.search,
                     sort=sort,
-                    limit=PAGE,
+                    limit=size,
                     after=cursor,
+                    offset=0 if keyset else offset,
                     fields=stored,
                 )
                 if not page:
@@ -144,9 +160,13 @@ class Export:
                 for name, lookup in lookups.items():
                     self._natural_keys(conn, page, name, lookup)
             yield from page
-            if len(page) < PAGE:
+            if len(page) < size:
                 return
-            cursor = ficha.reader.cursor_for(page[-1], sort)
+            offset += len(page)
+            if left is not None:
+                left -= len(page)
+            if keyset:
+                cursor = ficha.reader.cursor_for(page[-1], sort)
 
     def _natural_keys(self, conn: Any, page: list[Record], name: str, lookup: str) -> None:
         """A link exported as the linked record's natural key (the account's name)."""

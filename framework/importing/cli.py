@@ -110,6 +110,7 @@ def _import(
             sheet = open_sheet(file)
         except SourceError as exc:
             raise FichaError(str(exc)) from exc
+        sheet.close()
         mapping = mapping_from_dict(
             {"object": object_name, "columns": same_names(ficha.model[object_name], sheet.headers)},
             ficha.model,

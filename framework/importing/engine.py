@@ -178,10 +178,13 @@ class Importer:
             )
         except SourceError:
             raise
-        problems = check_headers(mapping, sheet.headers)
-        if problems:
-            raise ModelError(problems)
-        return self.run_sheet(sheet, path.name)
+        try:
+            problems = check_headers(mapping, sheet.headers)
+            if problems:
+                raise ModelError(problems)
+            return self.run_sheet(sheet, path.name)
+        finally:
+            sheet.close()
 
     def run_sheet(self, sheet: Sheet, name: str = "") -> ImportReport:
         self._require()
@@ -432,7 +435,7 @@ class Importer:
         for pending in batch:
             if pending.errors:
                 continue
-            ident = tuple(_keyable(pending.values.get(k)) for k in key)
+            ident = tuple(self._keyable(k, pending.values.get(k)) for k in key)
             if any(part is None for part in ident):
                 continue  # the records service says which key field is missing
             first = self._seen_keys.get(ident)
@@ -445,6 +448,17 @@ class Importer:
                 )
             else:
                 self._seen_keys[ident] = pending.number
+
+    def _keyable(self, name: str, value: Any) -> Any:
+        """A key value as the records service will store it (an email in lower case)."""
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        f = self.obj.fields[name]
+        coerce = self.ficha.model.field_types.get(f.type).coerce
+        try:
+            return coerce(f, value, self.ficha.records.ctx) if coerce else value
+        except (ValueError, ArithmeticError):
+            return str(value).strip()
 
     def _attempt(self, conn: Connection, batch: list[_Pending]) -> _Outcome:
         outcome = _Outcome()
@@ -537,12 +551,6 @@ class _Outcome:
     counts: dict[str, int] = field(default_factory=dict)
     children: dict[str, int] = field(default_factory=dict)
     children_failed: bool = False
-
-
-def _keyable(value: Any) -> Any:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    return str(value).strip()
 
 
 class _ErrorWriter:

@@ -27,6 +27,14 @@ class Sheet:
     rows: Iterator[tuple[int, list[Any]]]  # (row number as the user sees it, cells)
     size: int = 0
     position: Any = field(default=lambda: 0)
+    closer: Any = field(default=lambda: None)
+
+    def close(self) -> None:
+        """Let go of the file (reading to the end does it too)."""
+        close = getattr(self.rows, "close", None)
+        if close is not None:
+            close()
+        self.closer()
 
 
 def open_sheet(
@@ -83,7 +91,7 @@ def _csv(path: Path, delimiter: str | None, encoding: str) -> Sheet:
         except (OSError, ValueError):
             return size
 
-    return Sheet(headers, rows(), size, position)
+    return Sheet(headers, rows(), size, position, handle.close)
 
 
 def _xlsx(path: Path, sheet: str | None) -> Sheet:
@@ -123,7 +131,7 @@ def _xlsx(path: Path, sheet: str | None) -> Sheet:
         finally:
             book.close()
 
-    return Sheet(headers, rows(), total, lambda: done[0])
+    return Sheet(headers, rows(), total, lambda: done[0], book.close)
 
 
 def _check_headers(headers: list[str]) -> None:
