@@ -35,6 +35,9 @@ SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 TOKEN = re.compile(r"[A-Za-z0-9_-]{8,40}")
 
 
+_SAVING = threading.Lock()
+
+
 class NoSuchImport(PermissionDenied):
     pass
 
@@ -109,9 +112,13 @@ class ImportView(CustomView):
 
     @staticmethod
     def _save(path: Path, **changes: Any) -> dict[str, Any]:
-        state = ImportView._state(path)
-        state.update(changes)
-        (path / "state.json").write_text(json.dumps(state, default=str))
+        with _SAVING:
+            state = ImportView._state(path)
+            state.update(changes)
+            # written whole, then renamed: a page reading it never sees half a file
+            temporary = path / f"state.{threading.get_ident()}.tmp"
+            temporary.write_text(json.dumps(state, default=str))
+            temporary.replace(path / "state.json")
         return state
 
     def _render(self, request: Request, context: dict[str, Any], status: int = 200) -> Response:
@@ -148,6 +155,7 @@ class ImportView(CustomView):
         if name not in {o.name for o in objects}:
             errors.append("choose what to import into")
         if errors:
+            await form.close()
             return self._render(
                 request,
                 {"step": "upload", "objects": objects, "mappings": mappings, "errors": errors},
@@ -161,6 +169,7 @@ class ImportView(CustomView):
         with (folder / filename).open("wb") as out:
             while chunk := await upload.read(1 << 20):
                 out.write(chunk)
+        await form.close()
         actor = getattr(request.state, "actor", None)
         self._save(
             folder,

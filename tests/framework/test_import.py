@@ -107,7 +107,7 @@ def test_upsert_links_transforms_duplicates_and_the_error_file(shop: Any, tmp_pa
         shop.model,
     )
     rows = [["Name", "Email"], ["Ana", "ana@example.com"], ["Ana bis", "ANA@example.com"]]
-    source = write_csv(tmp_path / "people.csv", rows + [["Acme Ltd", "acme@example.com"]])
+    source = write_csv(tmp_path / "people.csv", [*rows, ["Acme Ltd", "acme@example.com"]])
     report = Importer(shop, people).run(source)
     assert (report.created, report.updated, report.failed) == (1, 1, 1)
     assert "duplicate" in report.errors[0].message and report.errors[0].row == 3
