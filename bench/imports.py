@@ -95,12 +95,16 @@ def make_csv(path: Path, rows: int) -> None:
                     rng.randrange(0, 40),
                     f"{rng.randrange(0, 10_000_000) / 100:.2f}",
                     f"{rng.randrange(0, 10000) / 100:.2f}",
-                    f"20{rng.randrange(10, 26)}-{rng.randrange(1, 13):02d}-{rng.randrange(1, 29):02d}",
+                    _day(rng),
                     rng.choice(["yes", "no"]),
                     rng.choice(STAGES),
                 ]
             )
     tmp.replace(path)
+
+
+def _day(rng: random.Random) -> str:
+    return f"20{rng.randrange(10, 26)}-{rng.randrange(1, 13):02d}-{rng.randrange(1, 29):02d}"
 
 
 def project(root: Path) -> Any:

@@ -496,7 +496,7 @@ class BatchWriter:
             if not wanted:
                 continue
             target = self.model[f.target or ""]
-            found: dict[int, str] = {}
+            found: dict[int, LinkRef] = {}
             ids = sorted(wanted)
             for start in range(0, len(ids), 500):
                 found.update(
@@ -554,15 +554,15 @@ class BatchWriter:
                     )
                 ).all()
                 for value, ident, deleted_at in clashes:
-                    row = seen.get(value)
-                    if row is None or row.id == ident:
+                    clash = seen.get(value)
+                    if clash is None or clash.id == ident:
                         continue
                     where = (
                         " (a deleted record: restore it or change its value)"
                         if deleted_at is not None
                         else ""
                     )
-                    row.errors[f.name] = (
+                    clash.errors[f.name] = (
                         f"'{value}' is already used by {self.obj.label.lower()} #{ident}{where}"
                     )
 

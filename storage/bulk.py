@@ -86,7 +86,7 @@ def _sqlite(
 
 def _processed(values: list[Any], process: Any) -> list[Any]:
     """Each value converted, a repeated one (the batch's timestamps) only once."""
-    result = []
+    result: list[Any] = []
     last: Any = None
     done: Any = None
     for value in values:

@@ -181,14 +181,14 @@ class Api:
 
     def _handler(self, method: str, ident: str | None) -> Handler | None:
         if ident is None:
-            return {"GET": self.list, "POST": self.create}.get(method)
+            return {"GET": self.list_records, "POST": self.create}.get(method)
         if ident == "bulk":
             return self.bulk if method == "POST" else None
         return {"GET": self.get, "PATCH": self.update, "DELETE": self.delete}.get(method)
 
     # -- reads ------------------------------------------------------------------------------------
 
-    async def list(self, request: Request, call: Call) -> Response:
+    async def list_records(self, request: Request, call: Call) -> Response:
         call.require("read")
         params = request.query_params
         obj = call.obj

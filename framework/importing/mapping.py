@@ -20,8 +20,9 @@ against the model with file:line:column, a stable id and a did-you-mean.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping as MappingABC
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +60,7 @@ class ColumnMap:
     field: str
     lookup: str | None = None  # for a link: the target's field holding the natural key
     transforms: tuple[str, ...] = ()
-    values: MappingABC[str, Any] = field(default_factory=dict)  # `map:` value → value
+    values: MappingABC[str, Any] = dataclasses.field(default_factory=dict)  # `map:` value → value
     default: Any = None  # when the cell is empty
     format: str | None = None  # a date format (strptime), e.g. %d/%m/%Y
     split: str | None = None  # many values in one cell (multichoice, many-to-many)
@@ -80,7 +81,7 @@ class ChildMap:
     link: str
     columns: tuple[ColumnMap, ...]
     key: tuple[str, ...] = ()
-    constants: MappingABC[str, Any] = field(default_factory=dict)
+    constants: MappingABC[str, Any] = dataclasses.field(default_factory=dict)
     pos: SourcePos = UNKNOWN_POS
 
     @property
@@ -96,7 +97,7 @@ class ImportMapping:
     on_existing: str = "update"
     mode: str = "good_rows"
     children: tuple[ChildMap, ...] = ()
-    constants: MappingABC[str, Any] = field(default_factory=dict)
+    constants: MappingABC[str, Any] = dataclasses.field(default_factory=dict)
     null: tuple[str, ...] = ("",)
     delimiter: str | None = None
     sheet: str | None = None
