@@ -28,6 +28,7 @@ BUILTINS = (
     "app_builder.api",
     "app_builder.importing",
     "app_builder.reports",
+    "app_builder.pages",
 )
 
 

@@ -1,35 +1,42 @@
-"""Demo records for the core pack: realistic Spanish and English companies and people,
-written through the records service like any other write."""
+"""Demo records for the core pack: Spanish and English companies and people with their
+contacts, identifiers, contracts, installed base, deals, campaigns, tickets and history,
+written through the records service like any other write; then the public sales pipeline
+of ../shared/data/crm_sales_opportunities/ when it is there (demo_pipeline.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import random
+from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from faker import Faker
 
 from framework.records import Actor
+from modeler.national_ids import spanish_company_nif, spanish_dni
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
     from framework.app import DemoContext
     from framework.records import RecordService
 
 DEMO = Actor(None, "demo", "script")
 
 PRODUCTS = [
-    ("FIB-300", "Fibre 300 Mb", "subscription", "29.90"),
-    ("FIB-1G", "Fibre 1 Gb", "subscription", "44.90"),
-    ("MOB-UNL", "Mobile unlimited", "subscription", "19.90"),
-    ("CLOUD-S", "Cloud backup S", "software", "9.00"),
-    ("CLOUD-L", "Cloud backup L", "software", "49.00"),
-    ("ROUTER-X", "Router X6", "hardware", "129.00"),
-    ("SW-CRM", "CRM licence (seat)", "software", "35.00"),
-    ("SRV-INST", "On-site installation", "service", "90.00"),
-    ("SRV-SUP", "Premium support (year)", "service", "480.00"),
-    ("PBX-CLOUD", "Cloud switchboard", "subscription", "15.00"),
+    # code, name, kind, family, price, billing, warranty months
+    ("FIB-300", "Fibre 300 Mb", "service", "subscription", "29.90", "monthly", None),
+    ("FIB-1G", "Fibre 1 Gb", "service", "subscription", "44.90", "monthly", None),
+    ("MOB-UNL", "Mobile unlimited", "service", "subscription", "19.90", "monthly", None),
+    ("CLOUD-S", "Cloud backup S", "service", "software", "9.00", "monthly", None),
+    ("CLOUD-L", "Cloud backup L", "service", "software", "49.00", "monthly", None),
+    ("ROUTER-X", "Router X6", "product", "hardware", "129.00", "one_off", 24),
+    ("PBX-BOX", "Office switchboard", "product", "hardware", "890.00", "one_off", 36),
+    ("SW-CRM", "CRM licence (seat)", "service", "software", "35.00", "monthly", None),
+    ("SRV-INST", "On-site installation", "service", "service", "90.00", "one_off", None),
+    ("SRV-SUP", "Premium support (year)", "service", "service", "480.00", "yearly", None),
 ]
-STAGES = ["prospecting", "qualification", "rfp_received", "proposal", "negotiation", "won", "lost"]
 INDUSTRIES = [
     "Retail",
     "Energy",
@@ -42,162 +49,208 @@ INDUSTRIES = [
     "Telecom",
     "Public sector",
 ]
-
-
-def fill(context: DemoContext) -> None:
-    records = context.records
-    rnd = context.random
-    fakes = [Faker("es_ES"), Faker("en_GB")]
-    for fake in fakes:
-        fake.seed_instance(context.seed)
-    products = [
-        records.create(
-            "product",
-            {
-                "code": code,
-                "name": name,
-                "family": family,
-                "price": price,
-                "description": f"{name}: demo catalogue item.",
-            },
-            DEMO,
-        ).id
-        for code, name, family, price in PRODUCTS
-    ]
-    owners = _sales_team(records)
-    today = dt.date.today()
-    used_tax_ids: set[str] = set()
-    for i in range(context.size):
-        fake = fakes[0] if i % 4 else fakes[1]
-        person = i % 5 == 0
-        name = fake.name() if person else fake.company()
-        tax_id = _tax_id(fake, person, used_tax_ids)
-        account = records.create(
-            "account",
-            {
-                "name": name,
-                "kind": "person" if person else "company",
-                "tax_id": tax_id,
-                "segment": "consumer"
-                if person
-                else rnd.choice(["smb", "smb", "mid", "enterprise"]),
-                "industry": None if person else rnd.choice(INDUSTRIES),
-                "email": fake.company_email() if not person else fake.free_email(),
-                "phone": _phone(fake, rnd),
-                "website": None if person else f"www.{fake.domain_name()}",
-                "city": fake.city(),
-                "country": "España" if fake is fakes[0] else "United Kingdom",
-                "annual_revenue": None if person else Decimal(rnd.randrange(50, 50_000) * 1000),
-                "employees": None if person else rnd.randrange(2, 5000),
-                "customer_since": today - dt.timedelta(days=rnd.randrange(30, 3650)),
-                "active": rnd.random() > 0.1,
-                "owner": owners[i % len(owners)],
-            },
-            DEMO,
-        )
-        contacts: list[int] = []
-        for _ in range(1 if person else rnd.randrange(1, 4)):
-            contacts.append(
-                records.create(
-                    "contact",
-                    {
-                        "full_name": name if person else fake.name(),
-                        "account": account.id,
-                        "job_title": None if person else fake.job()[:80],
-                        "email": _unique_email(fake, i, len(contacts)),
-                        "phone": _phone(fake, rnd),
-                        "mobile": _phone(fake, rnd),
-                        "preferred_channel": rnd.choice(["email", "phone", "whatsapp", "visit"]),
-                    },
-                    DEMO,
-                ).id
-            )
-        for _ in range(rnd.randrange(0, 4)):
-            stage = rnd.choice(STAGES)
-            opp = records.create(
-                "opportunity",
-                {
-                    "name": f"{rnd.choice(PRODUCTS)[1]} for {name}"[:200],
-                    "account": account.id,
-                    "product": rnd.choice(products),
-                    "stage": stage,
-                    "amount": Decimal(rnd.randrange(5, 900) * 100),
-                    "probability": {"won": 100, "lost": 0}.get(stage, rnd.randrange(10, 90, 10)),
-                    "expected_close": today + dt.timedelta(days=rnd.randrange(-120, 180)),
-                    "competitors": rnd.sample(
-                        ["acme", "globex", "initech", "umbrella"], rnd.randrange(0, 3)
-                    ),
-                    "contacts": rnd.sample(contacts, min(len(contacts), rnd.randrange(1, 3))),
-                    "owner": owners[i % len(owners)],
-                    "lost_reason": "Price" if stage == "lost" else None,
-                },
-                DEMO,
-            )
-            due = dt.datetime.combine(today, dt.time(9)) + dt.timedelta(
-                hours=rnd.randrange(-200, 300)
-            )
-            records.create(
-                "activity",
-                {
-                    "subject": rnd.choice(
-                        ["Call about", "Visit", "Send proposal to", "Follow up with"]
-                    )
-                    + f" {name}",
-                    "kind": rnd.choice(["call", "meeting", "email", "visit", "task"]),
-                    "account": account.id,
-                    "opportunity": opp.id,
-                    "due": due,
-                    "done": due.date() < today and rnd.random() > 0.2,
-                    "assigned_to": owners[i % len(owners)],
-                },
-                DEMO,
-            )
-
-
-SALES = [
-    ("berta", "Berta Ortega", "sales_manager"),
-    ("ana", "Ana López", "sales"),
-    ("luis", "Luis Martín", "sales"),
-    ("marta", "Marta Ruiz", "sales"),
+CATEGORIES = [
+    ("Sector", "Hospitality"),
+    ("Sector", "Industry"),
+    ("Sector", "Professional services"),
+    ("Interest", "Fibre"),
+    ("Interest", "Cloud"),
+    ("Interest", "Mobility"),
+    ("Channel", "Direct"),
+    ("Channel", "Partner"),
+]
+TERRITORIES = ["Madrid", "Barcelona", "Sevilla", "London"]
+PEOPLE = [
+    # username, name, role, territory, reports to
+    ("berta", "Berta Ortega", "sales_manager", "Madrid", None),
+    ("ana", "Ana López", "sales", "Madrid", "berta"),
+    ("luis", "Luis Martín", "sales", "Barcelona", "berta"),
+    ("marta", "Marta Ruiz", "sales", "Sevilla", "berta"),
+    ("oliver", "Oliver Hughes", "sales", "London", "berta"),
+    ("sofia", "Sofía Navarro", "service_manager", "Madrid", None),
+    ("pablo", "Pablo Gil", "service", "Madrid", "sofia"),
+    ("irene", "Irene Vidal", "service", "Barcelona", "sofia"),
+    ("carlos", "Carlos Romero", "marketing", "Madrid", None),
 ]
 
 
-def _sales_team(records: RecordService) -> list[int]:
-    """A sales team: a senior manager and three representatives who report to her."""
-    team = records.create("team", {"name": "Sales"}, DEMO)
-    ids: dict[str, int] = {}
-    for username, name, role in SALES:
-        ids[username] = records.create(
+@dataclass
+class Demo:
+    """What the steps share: the records service, the dice, and what was made so far."""
+
+    records: RecordService
+    rnd: random.Random
+    fakes: list[Faker]
+    today: dt.date
+    users: dict[str, int] = field(default_factory=dict)
+    products: list[tuple[int, tuple[Any, ...]]] = field(default_factory=list)
+    categories: list[int] = field(default_factory=list)
+    groups: list[int] = field(default_factory=list)
+    accounts: list[int] = field(default_factory=list)
+    campaigns: list[int] = field(default_factory=list)
+    counter: int = 0
+
+    def create(self, obj: str, values: dict[str, Any], conn: Connection | None = None) -> Any:
+        return self.records.create(obj, values, DEMO, conn=conn)
+
+    def update(
+        self, obj: str, ident: int, values: dict[str, Any], conn: Connection | None = None
+    ) -> Any:
+        return self.records.update(obj, ident, values, DEMO, conn=conn)
+
+    def next(self) -> int:
+        self.counter += 1
+        return self.counter
+
+    def sales(self) -> list[int]:
+        return [self.users[u] for u, _, role, _, _ in PEOPLE if role == "sales"]
+
+    def agents(self) -> list[int]:
+        return [self.users[u] for u, _, role, _, _ in PEOPLE if role in ("service", "sales")]
+
+    def moment(self, days_back: int, days_ahead: int = 0) -> dt.datetime:
+        start = dt.datetime.combine(self.today, dt.time(8)) - dt.timedelta(days=days_back)
+        span = (days_back + days_ahead) * 24 * 60
+        return start + dt.timedelta(minutes=self.rnd.randrange(max(1, span)))
+
+
+def fill(context: DemoContext) -> None:
+    fakes = [Faker("es_ES"), Faker("en_GB")]
+    for fake in fakes:
+        fake.seed_instance(context.seed)
+    demo = Demo(context.records, context.random, fakes, dt.date.today())
+    _people(demo)
+    _catalogue(demo)
+    from verticals.core import demo_customers, demo_service
+
+    for i in range(context.size):
+        with demo.records.transaction() as conn:
+            demo_customers.customer(demo, i, conn)
+    demo_service.marketing(demo)
+    demo_service.work_queues(demo)
+    from verticals.core.demo_pipeline import import_pipeline
+
+    import_pipeline(context.ficha, limit=None if context.size >= 200 else context.size * 20)
+
+
+def _people(demo: Demo) -> None:
+    """A sales team under a senior manager, a service team, and marketing."""
+    sales = demo.create("team", {"name": "Sales"})
+    service = demo.create("team", {"name": "Service"})
+    for username, name, role, territory, boss in PEOPLE:
+        demo.users[username] = demo.create(
             "user",
             {
                 "username": username,
                 "name": name,
                 "email": f"{username}@demo.ficha.example",
-                "team": team.id,
+                "team": service.id if role.startswith("service") else sales.id,
                 "role": role,
-                "territory": "Madrid",
-                "manager": ids.get("berta"),
+                "territory": territory,
+                "manager": demo.users.get(boss or ""),
             },
-            DEMO,
         ).id
-    records.update("team", team.id, {"manager": ids["berta"]}, DEMO)
-    return [ids[u] for u, _, role in SALES if role == "sales"]
+    demo.records.update("team", sales.id, {"manager": demo.users["berta"]}, DEMO)
+    demo.records.update("team", service.id, {"manager": demo.users["sofia"]}, DEMO)
 
 
-def _phone(fake: Faker, rnd: object) -> str:
+def _catalogue(demo: Demo) -> None:
+    for item in PRODUCTS:
+        code, name, kind, family, price, billing, warranty = item
+        product = demo.create(
+            "product",
+            {
+                "code": code,
+                "name": name,
+                "kind": kind,
+                "family": family,
+                "price": price,
+                "billing": billing,
+                "warranty_months": warranty,
+                "description": f"{name}: demo catalogue item.",
+            },
+        )
+        demo.products.append((product.id, item))
+    for family, name in CATEGORIES:
+        demo.categories.append(demo.create("category", {"family": family, "name": name}).id)
+    for name, kind in (
+        ("Grupo Hostelero del Sur", "business"),
+        ("Familia Ortega Vidal", "family"),
+        ("Central de Compras Retail", "buying"),
+    ):
+        demo.groups.append(demo.create("account_group", {"name": name, "kind": kind}).id)
+    year = demo.today.year
+    quarter = f"q{(demo.today.month - 1) // 3 + 1}"
+    for territory in TERRITORIES:
+        for family in ("hardware", "software", "service", "subscription"):
+            demo.create(
+                "plan_target",
+                {
+                    "name": f"{territory} {family} {year} {quarter.upper()}",
+                    "year": year,
+                    "quarter": quarter,
+                    "product_family": family,
+                    "territory": territory,
+                    "target_amount": Decimal(demo.rnd.randrange(20, 200) * 1000),
+                },
+            )
+    _knowledge(demo)
+
+
+KB = [
+    (
+        "How do I restart the router?",
+        "technical",
+        "router restart reboot lights no internet",
+        "Unplug the router for 30 seconds, plug it back and wait until the light turns green.",
+    ),
+    (
+        "Why is my invoice higher this month?",
+        "billing",
+        "invoice bill higher charge prorated",
+        "A change of plan in the middle of the month is billed in proportion for both plans.",
+    ),
+    (
+        "How can I end my contract?",
+        "contract",
+        "cancel end contract permanence portability",
+        "Call us or write from your customer area; a permanence period may apply.",
+    ),
+    (
+        "What does premium support include?",
+        "product",
+        "premium support hours visit response",
+        "A first response within 2 hours, a technician's visit the next working day.",
+    ),
+    (
+        "The fibre is slow over Wi-Fi",
+        "technical",
+        "fibre slow wifi speed channel",
+        "Connect by cable to check the speed; move the router away from walls and metal.",
+    ),
+]
+
+
+def _knowledge(demo: Demo) -> None:
+    for title, category, keywords, answer in KB:
+        demo.create(
+            "kb_article",
+            {
+                "title": title,
+                "category": category,
+                "keywords": keywords,
+                "question": title,
+                "answer": answer,
+            },
+        )
+
+
+def national_id(demo: Demo, person: bool) -> str:
+    number = 10_000_000 + demo.next() * 7919 % 89_999_999
+    return spanish_dni(number) if person else spanish_company_nif(number)
+
+
+def phone(fake: Faker) -> str:
     if fake.locales[0] == "es_ES":
         return f"+34 6{fake.numerify('## ### ###')}"
     return f"+44 7700 {fake.numerify('######')}"
-
-
-def _tax_id(fake: Faker, person: bool, used: set[str]) -> str:
-    while True:
-        value = fake.bothify("########?" if person else "?########").upper()
-        if value not in used:
-            used.add(value)
-            return value
-
-
-def _unique_email(fake: Faker, account_index: int, n: int) -> str:
-    user = fake.user_name()
-    return f"{user}.{account_index}.{n}@{fake.free_email_domain()}"
