@@ -110,7 +110,12 @@ def _load(project: Path) -> Any:
     from framework.app import Ficha
     from framework.settings import Settings
 
-    return Ficha.load(Settings.load(project))
+    ficha = Ficha.load(Settings.load(project))
+    # the database connections close with the command (many commands run in one test process)
+    context = click.get_current_context(silent=True)
+    if context is not None:
+        context.call_on_close(ficha.close)
+    return ficha
 
 
 class FichaCLI(click.Group):

@@ -19,6 +19,8 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import Receive, Scope, Send
 from starlette_admin.base import BaseAdmin
+from starlette_admin.routing import route
+from starlette_admin.security.csrf import CSRFMiddleware
 from starlette_admin.storage.local import LocalStorage
 from starlette_admin.views import DropDown
 
@@ -69,8 +71,43 @@ def edit_url(request: Request, key: str, pk: Any) -> str:
     return _page_url(request, "edit", key, pk)
 
 
+class _ClosingCSRFMiddleware(CSRFMiddleware):
+    """starlette-admin's CSRF check, closing the form it parsed to read the token: an
+    uploaded file's temporary copy stays open otherwise (the app parses its own)."""
+
+    async def dispatch(self, request: Request, call_next: Any) -> Response:
+        try:
+            return await super().dispatch(request, call_next)
+        finally:
+            await request.close()
+
+
+class FichaAdmin(BaseAdmin):
+    """starlette-admin's admin, closing uploaded files once a form is handled: the
+    library reads the form but leaves its temporary files open until the collector runs."""
+
+    def _init_csrf(self) -> None:
+        assert self.secret_key is not None
+        self.middlewares.append(Middleware(_ClosingCSRFMiddleware, secret_key=self.secret_key))
+
+    # the routes are read from the handlers' @route marks: an override must carry them too
+    @route("/{key}/create", methods=["GET", "POST"], name="create")
+    async def _render_create(self, request: Request) -> Response:
+        try:
+            return await super()._render_create(request)
+        finally:
+            await request.close()
+
+    @route("/{key}/edit", methods=["GET", "POST"], name="edit")
+    async def _render_edit(self, request: Request) -> Response:
+        try:
+            return await super()._render_edit(request)
+        finally:
+            await request.close()
+
+
 def build_admin(ficha: Ficha) -> BaseAdmin:
-    admin = BaseAdmin(
+    admin = FichaAdmin(
         title=ficha.settings.name,
         base_url=ADMIN_PATH,
         route_name="admin",

@@ -275,11 +275,18 @@ class BatchWriter:
         by_id = tuple(key) == ("id",)
         fields = [ID_FIELD if by_id else self.obj.fields[n] for n in key]
         wanted: dict[tuple[Any, ...], _Row] = {}
+        plans = self.plans
+        shortcuts = [None if by_id else plans[f.name].fast for f in fields]
         for row in work:
             parts = []
-            for f in fields:
+            for f, fast in zip(fields, shortcuts, strict=True):
+                raw = row.values.get(f.name)
+                value = fast(raw) if fast is not None and type(raw) is str else None
+                if value is not None:
+                    parts.append(value)
+                    continue
                 try:
-                    value = self.service._coerce(f, row.values.get(f.name))
+                    value = self.service._coerce(f, raw)
                 except ValueError as exc:
                     row.errors[f.name] = str(exc)
                     break
@@ -739,17 +746,19 @@ class BatchWriter:
                     values[name] = LinkRef(ident, titles.get((name, ident), f"#{ident}"), target)
             return values
 
+        template: dict[str, Any] = dict.fromkeys(stored)
+        template.update(system)
         events: list[RecordEvent] = []
+        append = events.append
+        name = obj.name
         for row in created:
-            values: dict[str, Any] = dict.fromkeys(stored)
-            values.update(shown(row.clean) if links else row.clean)
-            values.update(system)
-            values["id"] = row.id
-            for name in m2m:
-                values[name] = []
+            record = Record(name, template)
+            record.update(shown(row.clean) if links else row.clean)
+            record["id"] = row.id
+            for many in m2m:
+                record[many] = []
             changes = {k: (None, v) for k, v in row.clean.items()}
-            record = Record(obj.name, values)
-            events.append(RecordEvent("created", obj.name, record, None, changes, actor, conn))
+            append(RecordEvent("created", name, record, None, changes, actor, conn))
         for row in updated:
             assert row.before is not None
             record = Record(obj.name, {**row.before, **shown(row.changed)})

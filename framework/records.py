@@ -328,11 +328,19 @@ class RecordService:
         self._emit_rolled(conn, rolled, actor)
         return record
 
+    def _insert_statement(self, table: sa.Table) -> Any:
+        """Built once: the row's values go as parameters (building costs more than running)."""
+        key = ("insert", table.name)
+        stmt = self.storage.statements.get(key)
+        if stmt is None:
+            stmt = self.storage.statements[key] = table.insert().returning(table.c.id)
+        return stmt
+
     def _insert(
         self, conn: Connection, obj: ObjectDef, table: sa.Table, row: dict[str, Any]
     ) -> int:
         try:
-            result = conn.execute(table.insert().values(**row).returning(table.c.id))
+            result = conn.execute(self._insert_statement(table), row)
         except sa.exc.IntegrityError as exc:
             raise ValidationFailed(obj.name, self._integrity_errors(obj, exc)) from exc
         return int(result.scalar_one())

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -36,6 +37,15 @@ _FIRES_ON = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    """A record as rules see it: plain values, the context, a resolver for aggregates."""
+
+    values: dict[str, Any]
+    context: Context
+    resolver: SqlAggregateResolver
+
+
 def _plain(record: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return None if record is None else {k: plain(v) for k, v in record.items()}
 
@@ -54,6 +64,7 @@ class RuleEngine:
         self.scheduler = scheduler
 
     def on_event(self, event: RecordEvent) -> None:
+        seen: _Seen | None = None  # what every rule of this event sees, made once
         for rule in self.behaviour.of(event.object).rules:
             if not self._triggered(rule, event):
                 continue
@@ -76,7 +87,9 @@ class RuleEngine:
             if key in fired:
                 continue  # a rule fires once per record and event within one change
             fired.add(key)
-            if not self.run(rule, event.conn, event.record, event.before, event.actor):
+            if seen is None:
+                seen = self._seen(event.conn, event.record, event.before, event.actor)
+            if not self._run(rule, event.conn, seen, event.actor):
                 # its condition did not hold: the same event may still fire it later in
                 # this change (when another rule's write, seen first, did not concern it)
                 fired.discard(key)
@@ -106,10 +119,24 @@ class RuleEngine:
         actor: Actor,
     ) -> bool:
         """Check the rule's condition on the record and run its actions; True if it ran."""
-        values = _plain(record) or {}
-        context = Context(user=user_context(actor), before=_plain(before))
-        resolver = SqlAggregateResolver(self.records.storage, conn)
-        if rule.condition is not None and not rule.condition.test(values, resolver, context):
+        return self._run(rule, conn, self._seen(conn, record, before, actor), actor)
+
+    def _seen(
+        self,
+        conn: Connection,
+        record: Mapping[str, Any],
+        before: Mapping[str, Any] | None,
+        actor: Actor,
+    ) -> _Seen:
+        return _Seen(
+            _plain(record) or {},
+            Context(user=user_context(actor), before=_plain(before)),
+            SqlAggregateResolver(self.records.storage, conn),
+        )
+
+    def _run(self, rule: CompiledRule, conn: Connection, seen: _Seen, actor: Actor) -> bool:
+        values, context = seen.values, seen.context
+        if rule.condition is not None and not rule.condition.test(values, seen.resolver, context):
             return False
         as_rule = Actor(
             actor.user_id,

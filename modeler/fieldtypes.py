@@ -217,12 +217,25 @@ def _coerce_national_id(f: FieldDef, value: Any, ctx: CoerceContext) -> str:
     return normalize_national_id(str(value), ctx.phone_region)
 
 
+# A host name or an IP address: letters, digits, dots, hyphens (IPv6 in brackets is unwrapped).
+_HOST = re.compile(r"[\w.-]+|[0-9a-f:]+", re.IGNORECASE)
+
+
 def _coerce_url(f: FieldDef, value: Any, ctx: CoerceContext) -> str:
     text = str(value).strip()
     if "://" not in text:
         text = "https://" + text
     parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.netloc or " " in text:
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number ("javascript:alert(1)")
+    except ValueError:
+        parts = parts._replace(netloc="")
+    host = parts.hostname or ""
+    if (
+        parts.scheme.lower() not in ("http", "https")
+        or not _HOST.fullmatch(host)
+        or any(c.isspace() or ord(c) < 32 for c in text)
+    ):
         raise ValueError(f"'{value}' is not a web address (http:// or https://)")
     return text
 

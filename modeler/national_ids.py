@@ -84,3 +84,9 @@ def _company_control(digits: str) -> int:
 def spanish_dni(number: int) -> str:
     """A valid DNI for an 8-digit number (demo data, tests)."""
     return f"{number:08d}{_DNI_LETTERS[number % 23]}"
+
+
+def spanish_company_nif(number: int, letter: str = "B") -> str:
+    """A valid company NIF for a 7-digit number (demo data, tests)."""
+    digits = f"{number % 10_000_000:07d}"
+    return f"{letter}{digits}{_company_control(digits)}"

@@ -75,6 +75,14 @@ class Dialect:
         """Text ordered by code point, as Python orders it."""
         return self.exact_text(expr)
 
+    def text_equal(self, left: Any, right: Any) -> Any:
+        """`left == right` for text, exactly as Python compares it."""
+        return self.exact_text(left) == self.exact_text(right)
+
+    def text_in(self, operand: Any, items: list[Any]) -> Any:
+        """`operand in (items)` for text, exactly as Python compares it."""
+        return self.exact_text(operand).in_([self.exact_text(i) for i in items])
+
     def divide(self, left: Any, right: Any) -> Any:
         """Division with decimals, empty when dividing by zero."""
         return sa.cast(left, sa.Numeric(36, 12)) / sa.func.nullif(right, 0)
@@ -332,6 +340,16 @@ class MariaDBDialect(Dialect):
         # Tables use a case- and accent-blind collation (good for sorting and search);
         # expressions compare like Python does.
         return sa.collate(expr, "utf8mb4_bin")
+
+    # A column under COLLATE cannot use its index: compare with the table's collation
+    # first (index-friendly, finds the candidates) and then exactly. Text equal byte for
+    # byte is equal under the table's collation, so the result is the same.
+
+    def text_equal(self, left: Any, right: Any) -> Any:
+        return sa.and_(left == right, self.exact_text(left) == self.exact_text(right))
+
+    def text_in(self, operand: Any, items: list[Any]) -> Any:
+        return sa.and_(operand.in_(items), super().text_in(operand, items))
 
     def divide(self, left: Any, right: Any) -> Any:
         return left / sa.func.nullif(right, 0)

@@ -111,6 +111,9 @@ class StorageManager:
         self.tables: Tables = build_tables(model)
         self.dialect: Dialect = dialect_for(self.backend)
         self._local = threading.local()
+        # Statements built once per model and reused (building one costs more than
+        # running it): reads of one record, inserts. Keyed by what they depend on.
+        self.statements: dict[Any, Any] = {}
 
     def __repr__(self) -> str:
         return f"StorageManager({self.url.render_as_string(hide_password=True)})"

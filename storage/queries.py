@@ -340,10 +340,18 @@ class Reader:
         fields: Sequence[str] | None = None,
         include_deleted: bool = False,
     ) -> Record | None:
-        records = self.get_many(
-            conn, object_name, [ident], fields=fields, include_deleted=include_deleted
-        )
-        return records[0] if records else None
+        key = ("get", object_name, tuple(fields) if fields is not None else None, include_deleted)
+        stmt = self.storage.statements.get(key)
+        if stmt is None:
+            obj = self.model[object_name]
+            table = self.storage.table(obj.name)
+            stmt, _ = self._select(obj, fields)
+            stmt = stmt.where(table.c.id == sa.bindparam("ident"))
+            if not include_deleted:
+                stmt = stmt.where(table.c.deleted_at.is_(None))
+            self.storage.statements[key] = stmt
+        row = conn.execute(stmt, {"ident": int(ident)}).mappings().first()
+        return self._record(self.model[object_name], row) if row is not None else None
 
     def get_many(
         self,

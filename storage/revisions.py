@@ -35,6 +35,7 @@ Revises: {down}
 import sqlalchemy as sa  # noqa: F401
 from alembic import op  # noqa: F401
 from sqlalchemy import Text  # noqa: F401  (rendered inside JSONB types)
+from sqlalchemy.dialects import mysql  # noqa: F401  (long texts use LONGTEXT there)
 from sqlalchemy.dialects import postgresql  # noqa: F401  (JSON columns use JSONB there)
 
 from storage.revision_helpers import *  # noqa: F403

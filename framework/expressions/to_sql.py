@@ -5,6 +5,7 @@ of storage's dialect (exact text, dates, JSON lists)."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -55,8 +56,39 @@ class SqlCompiler:
         self.evaluator = Evaluator(None, context)
 
     def where(self, node: b.Bound, root: sa.FromClause) -> Any:
-        """A boolean clause: NULL (unknown) counts as false, as in a WHERE."""
+        """A boolean clause: NULL (unknown) counts as false, as in a WHERE.
+
+        Under and/or only the true rows matter, so a test of a linked record's field
+        (`agent.team == "north"`) becomes `agent_id IN (SELECT id FROM agent WHERE team =
+        'north')`, one lookup instead of one subquery per row. Elsewhere (under not, in
+        if()) false and unknown differ, and the plain subquery stays."""
+        if isinstance(node, b.BBool):
+            items = [self.where(i, root) for i in node.items]
+            return sa.and_(*items) if node.op == "and" else sa.or_(*items)
+        if isinstance(node, b.BCompare | b.BIn):
+            semi = self._semi_join(node, root)
+            if semi is not None:
+                return semi
         return self.sql(node, root)
+
+    def _semi_join(self, node: b.BCompare | b.BIn, root: sa.FromClause) -> Any:
+        if isinstance(node, b.BCompare):
+            sides = [(node.left, "left", node.right), (node.right, "right", node.left)]
+        else:
+            sides = [(node.operand, "operand", None)]
+            if not all(is_constant(i) for i in node.items):
+                return None
+        for side, attr, other in sides:
+            if not isinstance(side, b.BField) or not side.links:
+                continue
+            if other is not None and not is_constant(other):
+                continue
+            target = self.storage.table(side.objects[1]).alias()
+            nearer = replace(side, links=side.links[1:], objects=side.objects[1:])
+            inner = self.where(replace(node, **{attr: nearer}), target)
+            ids = sa.select(target.c.id).where(target.c.deleted_at.is_(None), inner)
+            return root.c[column_name(side.links[0])].in_(ids)
+        return None
 
     def sql(self, node: b.Bound, root: sa.FromClause) -> Any:
         if is_constant(node) and not isinstance(node, b.BLiteral | b.BUser):
@@ -123,9 +155,9 @@ class SqlCompiler:
             left = self.dialect.round_to(left, node.scale)
             right = self.dialect.round_to(right, node.scale)
         if node.left.type.kind == "text" and node.right.type.kind == "text":
-            wrap = (
-                self.dialect.exact_text if node.op in ("==", "!=") else (self.dialect.ordered_text)
-            )
+            if node.op == "==":
+                return self.dialect.text_equal(left, right)
+            wrap = self.dialect.exact_text if node.op == "!=" else self.dialect.ordered_text
             left, right = wrap(left), wrap(right)
         return {
             "==": left == right,
@@ -146,9 +178,9 @@ class SqlCompiler:
         operand = self.sql(node.operand, root)
         items = [self.sql(i, root) for i in node.items]
         if node.operand.type.kind == "text":
-            operand = self.dialect.exact_text(operand)
-            items = [self.dialect.exact_text(i) for i in items]
-        clause = operand.in_(items)
+            clause = self.dialect.text_in(operand, items)
+        else:
+            clause = operand.in_(items)
         return sa.not_(clause) if node.negated else clause
 
     def _isnull(self, node: b.BIsNull, root: sa.FromClause) -> Any:

@@ -167,6 +167,15 @@ class Importer:
         self.obj = ficha.model[mapping.object]
         self._lookups: dict[tuple[str, str, str], dict[str, int | str]] = {}
         self._seen_keys: dict[tuple[Any, ...], int] = {}
+        from framework.batch import _fast, _Plan
+
+        self._fast = {
+            name: _fast(
+                self.obj.fields[name],
+                _Plan.of(self.obj.fields[name], ficha.model, ficha.records.ctx),
+            )
+            for name in mapping.key
+        }
 
     # -- running ----------------------------------------------------------------------------
 
@@ -453,6 +462,11 @@ class Importer:
         """A key value as the records service will store it (an email in lower case)."""
         if value is None or (isinstance(value, str) and not value.strip()):
             return None
+        fast = self._fast.get(name)
+        if fast is not None and type(value) is str:
+            found = fast(value)
+            if found is not None:
+                return found
         f = self.obj.fields[name]
         coerce = self.ficha.model.field_types.get(f.type).coerce
         try:
