@@ -10,7 +10,7 @@ import logging
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from framework.audit import AuditTrail
 from framework.auth import Auth
@@ -20,6 +20,7 @@ from framework.permissions import Permissions
 from framework.records import RecordService
 from framework.rules import RuleEngine
 from framework.scheduler import Scheduler
+from framework.services import ServiceDef, ServiceManager
 from framework.settings import Settings
 from modeler.build import Source, build_model, build_model_with_warnings
 from modeler.fieldtypes import CoerceContext, FieldTypeRegistry
@@ -122,6 +123,14 @@ def plugin_actions(pm: FichaPluginManager) -> dict[str, Any]:
     return actions
 
 
+def register_services(ficha: Ficha) -> None:
+    """Every plugin's `ficha_services`, Ficha's own first, each remembered as the source
+    of its services (the admin's Services screen shows it)."""
+    for impl in ficha.pm.hook.ficha_services.get_hookimpls():
+        provided = cast("list[ServiceDef]", impl.function(ficha=ficha) or [])
+        ficha.services.add(provided, source=impl.plugin_name)
+
+
 @dataclass
 class Ficha:
     """A loaded project: what every command, screen and test works with."""
@@ -139,6 +148,7 @@ class Ficha:
     permissions: Permissions
     auth: Auth
     warnings: list[Problem] = field(default_factory=list)
+    services: ServiceManager = field(default_factory=ServiceManager)
 
     @classmethod
     def load(
@@ -199,6 +209,11 @@ class Ficha:
             Auth(storage, records, audit, settings.secret_key),
             [w for w in warnings if w.severity == "warning"],
         )
+        try:
+            register_services(ficha)
+        except Exception:
+            ficha.close()
+            raise
         pm.hook.ficha_startup(ficha=ficha)
         return ficha
 
@@ -212,6 +227,7 @@ class Ficha:
             )
 
     def close(self) -> None:
+        self.services.close()
         self.storage.dispose()
 
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from framework.actions import ActionContext
     from framework.app import DemoContext, Ficha
     from framework.records import RecordEvent
+    from framework.services import ServiceDef
     from modeler.fieldtypes import FieldType
     from modeler.schema import PackInfo
 
@@ -77,6 +78,21 @@ def ficha_record_event(event: RecordEvent) -> None:
     `event.before` and `event.changes` (field → (old, new)) describe it; `event.actor`
     says who and through which channel. Return value ignored.
     """
+
+
+@hookspec
+def ficha_services(ficha: Ficha) -> list[ServiceDef]:
+    """Contribute services to the service manager (`ficha.services`).
+
+    Called once per loaded project, after the model, storage and records service are
+    ready and before `ficha_startup`. Return a list of `framework.services.ServiceDef`
+    (name, implementation, interface — a `typing.Protocol` or abstract class the
+    implementation is checked against —, version). A name already registered is an error
+    unless the definition says `replace=True`; a missing method stops the start with an
+    error naming it. Callers reach a service by name (`ficha.services.get("name")`).
+    All results are collected, in plugin registration order (Ficha's own first).
+    """
+    raise NotImplementedError
 
 
 # -- screens ----------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ ENTRY_POINT_GROUP = "ficha"
 #: Ficha's own features, registered exactly like outside plugins.
 BUILTINS = (
     "framework.system",
+    "framework.builtin_services",
     "verticals.core",
     "framework.importing.cli",
     "framework.webhooks",
