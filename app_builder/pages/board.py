@@ -124,17 +124,26 @@ class BoardView(PageView):
             return JSONResponse({"ok": False, "error": "the move could not be read"}, 400)
         actor = form_actor(request)
 
-        def save() -> Record:
-            return self.ficha.records.update(
+        enforcer = self.ficha.records.enforcer
+
+        def save() -> tuple[Record, list[str]]:
+            record = self.ficha.records.update(
                 self.object_name,
                 ident,
                 {self.state_field: target},
                 actor,
                 expected_version=version,
             )
+            # the move's rules may have saved the record again (a probability that follows
+            # the stage): the card keeps the version as stored, so the next move is not
+            # taken for someone else's change
+            with self.ficha.storage.read() as conn:
+                stored = self.ficha.reader.get(conn, self.object_name, ident) or record
+                allowed = enforcer.allowed_states(conn, self.obj, stored, actor) if enforcer else []
+            return stored, allowed
 
         try:
-            record = await self.run(save)
+            record, allowed = await self.run(save)
         except ValidationFailed as exc:
             return JSONResponse({"ok": False, "error": refusal(self.ficha, exc)}, 409)
         except (PermissionDenied, Conflict, NotFound) as exc:
@@ -146,6 +155,7 @@ class BoardView(PageView):
                 "version": record["version"],
                 "state": record.get(self.state_field),
                 "label": label,
+                "allowed": allowed,
             }
         )
 
