@@ -29,6 +29,7 @@ from modeler.problems import Problem, did_you_mean
 from modeler.roles import load_roles
 from modeler.schema import Model, PackInfo, SourcePos
 from plugins.manager import FichaPluginManager, get_plugin_manager
+from plugins.packs import folder_pack, looks_like_path
 from storage.manager import StorageManager
 from storage.queries import Reader
 
@@ -56,6 +57,10 @@ def enabled_packs(settings: Settings, pm: FichaPluginManager) -> list[PackInfo]:
     settings_file = SourcePos(str(settings.project_dir / "ficha.yaml"))
 
     def add(name: str, wanted_by: str | None) -> None:
+        if looks_like_path(name):  # a folder pack: `packs: [core, ./packs/acme]`
+            folder = folder_pack(name, settings.project_dir)
+            name = folder.name
+            available.setdefault(name, folder)
         if any(p.name == name for p in ordered):
             return
         pack = available.get(name)

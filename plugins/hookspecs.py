@@ -35,10 +35,15 @@ hookspec = pluggy.HookspecMarker("ficha")
 def ficha_packs() -> list[PackInfo]:
     """Declare the packs this plugin provides.
 
-    Called once when a project is loaded, before its YAML is read. Return a list of
-    `modeler.schema.PackInfo`, each naming a folder whose `objects/*.yaml` hold the
-    pack's objects and extensions. A project uses a pack when its ficha.yaml lists the
-    pack's `name` under `packs:`. All results are collected.
+    When: each time a project is loaded (and by `ficha pack list`), before its YAML is
+    read.
+    Arguments: none.
+    Returns: a list of `modeler.schema.PackInfo`, each naming a folder whose
+    `objects/*.yaml` hold the pack's objects and extensions (`extends:`), and the packs
+    it `requires`. A project uses a pack when its ficha.yaml lists the pack's `name`
+    under `packs:` (`ficha pack add NAME` writes it there).
+    Results: all collected, in plugin order (not first-result); a later pack of the same
+    name wins.
     """
     raise NotImplementedError
 
@@ -47,9 +52,15 @@ def ficha_packs() -> list[PackInfo]:
 def ficha_field_types() -> list[FieldType]:
     """Contribute field types (`modeler.fieldtypes.FieldType`).
 
-    Called once at start, before any YAML is read, so objects may use the new types.
-    A type name already taken (by Ficha or another plugin) stops the start with an error
-    naming both sources. All results are collected.
+    When: each time a project is loaded, before any YAML is read, so objects may use the
+    new types (`type: iban`).
+    Arguments: none.
+    Returns: a list of `FieldType`: its name, description, Python and SQL types, the
+    `coerce(field, value, ctx)` function that turns raw input (a form string, a JSON
+    value, a spreadsheet cell) into a checked value or raises `ValueError` with the
+    reason a user reads, and the widget used in forms.
+    Results: all collected (not first-result). A type name already taken (by Ficha or
+    another plugin) stops the start with an error naming both sources.
     """
     raise NotImplementedError
 
@@ -61,10 +72,17 @@ def ficha_field_types() -> list[FieldType]:
 def ficha_actions() -> dict[str, Callable[[ActionContext], Any]]:
     """Contribute actions that business rules can run: name → function.
 
-    Called once at start. A rule runs one with `- call: name` (or `- name: {…}`); the
-    function gets a `framework.actions.ActionContext` (the record, the rule's options in
-    `ctx.action.options`, the records service and the transaction's connection in
-    `ctx.conn`). Raising refuses the change that fired the rule. All results are merged.
+    When: each time a project is loaded, before its rules are compiled (so `ficha check`
+    refuses a rule calling an action nobody provides).
+    Arguments: none.
+    Returns: a dict of action name → function. A rule runs one with `- call: name`,
+    `- call: {action: name, …}` or `- name: {…}`; the function gets a
+    `framework.actions.ActionContext` (the record, the rule's options in
+    `ctx.action.options`, the records service in `ctx.records` and the transaction's
+    connection in `ctx.conn`: write through `ctx.records` with `conn=ctx.conn`).
+    Raising refuses the change that fired the rule.
+    Results: all merged into one dict, in plugin order (not first-result); a later
+    plugin's action of the same name wins.
     """
     raise NotImplementedError
 
@@ -73,10 +91,13 @@ def ficha_actions() -> dict[str, Callable[[ActionContext], Any]]:
 def ficha_record_event(event: RecordEvent) -> None:
     """Observe a record being created, updated, deleted or restored.
 
-    Called inside the write's transaction, after the change and before the commit:
-    raising refuses the whole change. `event.kind`, `event.object`, `event.record`,
-    `event.before` and `event.changes` (field → (old, new)) describe it; `event.actor`
-    says who and through which channel. Return value ignored.
+    When: inside the write's transaction, after the change is written and audited and
+    before the business rules react and the commit.
+    Arguments: `event` (`framework.records.RecordEvent`): `event.kind`, `event.object`,
+    `event.record`, `event.before` and `event.changes` (field → (old, new)) describe the
+    change; `event.actor` says who and through which channel.
+    Returns: nothing (ignored). Raising refuses the whole change.
+    Results: every plugin is called (not first-result).
     """
 
 
@@ -84,13 +105,16 @@ def ficha_record_event(event: RecordEvent) -> None:
 def ficha_services(ficha: Ficha) -> list[ServiceDef]:
     """Contribute services to the service manager (`ficha.services`).
 
-    Called once per loaded project, after the model, storage and records service are
-    ready and before `ficha_startup`. Return a list of `framework.services.ServiceDef`
-    (name, implementation, interface — a `typing.Protocol` or abstract class the
-    implementation is checked against —, version). A name already registered is an error
-    unless the definition says `replace=True`; a missing method stops the start with an
-    error naming it. Callers reach a service by name (`ficha.services.get("name")`).
-    All results are collected, in plugin registration order (Ficha's own first).
+    When: once per loaded project, after the model, storage and records service are
+    ready and before `ficha_startup`.
+    Arguments: `ficha`, the loaded project (`framework.app.Ficha`).
+    Returns: a list of `framework.services.ServiceDef` (name, implementation,
+    interface — a `typing.Protocol` or abstract class the implementation is checked
+    against —, version). A name already registered is an error unless the definition
+    says `replace=True`; a missing method stops the start with an error naming it.
+    Callers reach a service by name (`ficha.services.get("name")`).
+    Results: all collected, in plugin registration order, Ficha's own first (not
+    first-result).
     """
     raise NotImplementedError
 
@@ -102,11 +126,12 @@ def ficha_services(ficha: Ficha) -> list[ServiceDef]:
 def ficha_routes(ficha: Ficha) -> list[BaseRoute]:
     """Add routes to the web application (an API, a public page …).
 
-    Called each time the web application is built (again after a reload), with the loaded
-    project. Return Starlette `Route`/`Mount` objects; they are served outside the
-    screens' /admin prefix, behind the same sign-in middleware (`request.state.actor`
-    and `request.state.who` say who is calling; None when nobody signed in). All
-    results are collected.
+    When: each time the web application is built (again after a reload).
+    Arguments: `ficha`, the loaded project.
+    Returns: Starlette `Route`/`Mount` objects; they are served outside the screens'
+    /admin prefix, behind the same sign-in middleware (`request.state.actor` and
+    `request.state.who` say who is calling; None when nobody signed in).
+    Results: all collected, in plugin order (not first-result).
     """
     raise NotImplementedError
 
@@ -115,9 +140,12 @@ def ficha_routes(ficha: Ficha) -> list[BaseRoute]:
 def ficha_views(ficha: Ficha) -> list[BaseView]:
     """Add pages to the screens' menu (a report, a kanban, a dashboard …).
 
-    Called each time the screens are built. Return starlette-admin views (`CustomView`,
-    `Link`, `DropDown` …); they appear after the objects' menus, in plugin order. A view
-    decides itself who may see it (`is_accessible(request)`). All results are collected.
+    When: each time the screens are built.
+    Arguments: `ficha`, the loaded project.
+    Returns: starlette-admin views (`CustomView`, `Link`, `DropDown` …); they appear
+    after the objects' menus, in plugin order. A view decides itself who may see it
+    (`is_accessible(request)`).
+    Results: all collected, in plugin order (not first-result).
     """
     raise NotImplementedError
 
@@ -127,17 +155,26 @@ def ficha_views(ficha: Ficha) -> list[BaseView]:
 
 @hookspec
 def ficha_startup(ficha: Ficha) -> None:
-    """Called once the project is loaded (model, storage and services ready), before
-    the web application or a command uses it. Return value ignored."""
+    """React to a project being loaded (start a client, check a connection …).
+
+    When: once the project is loaded (model, storage, services ready), before the web
+    application or a command uses it.
+    Arguments: `ficha`, the loaded project.
+    Returns: nothing (ignored). Raising stops the start with the error.
+    Results: every plugin is called (not first-result).
+    """
 
 
 @hookspec
 def ficha_demo_data(context: DemoContext) -> None:
     """Fill the demo project with sample records of this plugin's packs.
 
-    Called by `ficha demo` after the database is migrated, once per plugin; write
-    through `context.records` and check `context.packs` for the packs in use.
-    `context.size` says roughly how many main records to create. Return value ignored.
+    When: by `ficha demo`, after the database is migrated, once per plugin.
+    Arguments: `context` (`framework.app.DemoContext`): write through
+    `context.records`, check `context.packs` for the packs in use; `context.size` says
+    roughly how many main records to create and `context.random` is seeded.
+    Returns: nothing (ignored).
+    Results: every plugin is called (not first-result).
     """
 
 
@@ -148,5 +185,9 @@ def ficha_demo_data(context: DemoContext) -> None:
 def ficha_commands(cli: click.Group) -> None:
     """Add commands to the `ficha` command line: `cli.add_command(my_command)`.
 
-    Called once when the command line starts. Return value ignored.
+    When: once, when the command line looks up a command it does not know or lists them
+    (`ficha --help`).
+    Arguments: `cli`, the `click.Group` of the `ficha` command.
+    Returns: nothing (ignored).
+    Results: every plugin is called (not first-result).
     """

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import inspect
 import logging
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -30,6 +31,7 @@ BUILTINS = (
     "app_builder.importing",
     "app_builder.reports",
     "app_builder.pages",
+    "plugins.commands",
 )
 
 
@@ -39,12 +41,21 @@ class LoadFailure:
     error: str
 
 
+BUILT_IN = "built-in"
+
+
 class FichaPluginManager(pluggy.PluginManager):
-    """A pluggy manager that also remembers which plugins were skipped, and why."""
+    """A pluggy manager that also remembers where each plugin came from, and which
+    plugins were skipped, and why (`ficha plugins` shows both)."""
 
     def __init__(self) -> None:
         super().__init__("ficha")
         self.failures: list[LoadFailure] = []
+        #: plugin name → "built-in", "<distribution> <version>" or "given"
+        self.sources: dict[str, str] = {}
+
+    def source_of(self, name: str) -> str:
+        return self.sources.get(name, "given")
 
 
 def get_plugin_manager(
@@ -54,23 +65,46 @@ def get_plugin_manager(
     pm.add_hookspecs(hookspecs)
     for name in BUILTINS:
         pm.register(importlib.import_module(name), name=name)
+        pm.sources[name] = BUILT_IN
     outside: list[object] = list(extra)
     if entry_points_too:
         for ep in entry_points(group=ENTRY_POINT_GROUP):
             if pm.get_plugin(ep.name) is not None or ep.value in BUILTINS:
                 continue
+            source = f"{ep.dist.name} {ep.dist.version}" if ep.dist else ep.value
             try:
                 plugin = ep.load()
                 pm.register(plugin, name=ep.name)
                 outside.append(plugin)
+                pm.sources[ep.name] = source
+            except pluggy.PluginValidationError as exc:  # a hook with the wrong arguments
+                _fail(pm, ep.name, f"{_wrong_arguments(pm, exc)} (from {source})")
             except Exception as exc:  # a broken plugin is reported and skipped, not a crash
-                _fail(pm, ep.name, f"{type(exc).__name__}: {exc}")
+                _fail(pm, ep.name, f"{type(exc).__name__}: {exc} (from {source})")
     for plugin in extra:
         pm.register(plugin)
     _skip_unknown_hooks(pm, outside)
     # Anything left that implements a hook with no spec is Ficha's own bug: fail now.
     pm.check_pending()
     return pm
+
+
+def _wrong_arguments(pm: FichaPluginManager, exc: pluggy.PluginValidationError) -> str:
+    """pluggy's message, said as what to change: the arguments the hook gives."""
+    for name in dir(exc.plugin):
+        caller = getattr(pm.hook, name, None)
+        if not name.startswith("ficha_") or caller is None or caller.spec is None:
+            continue
+        function = getattr(exc.plugin, name)
+        asked = inspect.signature(function).parameters
+        given = caller.spec.argnames
+        unknown = [a for a in asked if a not in given]
+        if unknown:
+            return (
+                f"{name}({', '.join(asked)}) asks for {', '.join(unknown)}, but the hook "
+                f"gives only ({', '.join(given)}): rename the argument(s)"
+            )
+    return " ".join(str(exc).split())
 
 
 def _fail(pm: FichaPluginManager, name: str, error: str) -> None:
