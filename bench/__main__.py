@@ -65,6 +65,12 @@ def _imports(options: Options, console: Console) -> None:
     imports.run(options, console)
 
 
+def _customer(options: Options, console: Console) -> None:
+    from bench import customer
+
+    customer.run(options, console)
+
+
 #: Every benchmark, by the name `--only` takes. Add yours here.
 BENCHMARKS: dict[str, Benchmark] = {
     b.name: b
@@ -105,6 +111,13 @@ BENCHMARKS: dict[str, Benchmark] = {
             "ficha import of --rows CSV rows into a 10-field object on SQLite, validated "
             "and audited, beside raw executemany of the same rows (target 20,000 rows/s)",
             _imports,
+        ),
+        Benchmark(
+            "customer",
+            "the core pack's customer file: 'Who is this customer?' by phone, email, national "
+            "id, card and name among --rows customers x 3 identifiers (target 20 ms), the "
+            "ficha page of a customer with 1,000 interactions (target 80 ms)",
+            _customer,
         ),
     )
 }

@@ -26,6 +26,34 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("ficha.pages")
 
+#: the fields each section shows (and the SLA reads): only these are read, and the link
+#: back to the customer, known already, is never joined
+SHOWN = {
+    "contract": ["product", "price", "billing", "start_date", "end_date", "status"],
+    "asset": ["serial_number", "product", "status", "warranty_end"],
+    "opportunity": ["name", "stage", "amount", "expected_close", "owner"],
+    "ticket": [
+        "subject",
+        "priority",
+        "status",
+        "opened_at",
+        "first_response_at",
+        "response_due",
+        "resolution_due",
+        "paused_since",
+        "resolution_breached",
+    ],
+    "interaction": [
+        "occurred_at",
+        "channel",
+        "direction",
+        "subject",
+        "summary",
+        "outcome",
+        "agent",
+    ],
+    "activity": ["subject", "kind", "due", "assigned_to", "done"],
+}
 TIMELINE_PAGE = 20
 LIST_LIMIT = 20
 PAUSED = ("waiting_customer", "waiting_third_party")
@@ -102,7 +130,7 @@ def load(
     if account is None:
         return None
     found = CustomerFile(account, page=max(1, page))
-    found.identifiers = _list(reads, conn, "identifier", ident, limit=LIST_LIMIT)
+    found.identifiers = _list(reads, conn, "identifier", ident, fields=["kind", "value", "active"])
     found.contacts = _list(
         reads, conn, "contact", ident, fields=["full_name", "job_title", "email", "phone", "mobile"]
     )
@@ -192,7 +220,10 @@ def _section(
     if not reads.may(obj):
         return Section([], Count(0))
     conditions = [_link(reads, obj, "account") == ident, *where]
-    rows = reads.list(conn, obj, where=conditions, sort=sort or (), limit=limit, offset=offset)
+    fields = [n for n in SHOWN.get(obj, ()) if n in reads.ficha.model[obj].fields] or None
+    rows = reads.list(
+        conn, obj, where=conditions, sort=sort or (), limit=limit, offset=offset, fields=fields
+    )
     if len(rows) < limit and (rows or offset == 0):
         return Section(rows, Count(offset + len(rows)))
     return Section(rows, reads.count(conn, obj, where=conditions, cap=cap))
@@ -205,7 +236,11 @@ def _reach(reads: Reads, conn: Connection, found: CustomerFile) -> None:
         return
     for obj, target in (("contact_phone", found.phones), ("contact_email", found.emails)):
         rows = reads.list(
-            conn, obj, where=[_link(reads, obj, "contact").in_(ids)], limit=len(ids) * 10
+            conn,
+            obj,
+            where=[_link(reads, obj, "contact").in_(ids)],
+            limit=len(ids) * 10,
+            fields=["contact", "kind", "number", "address", "primary", "opt_out"],
         )
         for row in sorted(rows, key=lambda r: not r.get("primary")):
             target.setdefault(row["contact"].id, []).append(row)
@@ -227,7 +262,13 @@ def alerts(
     ]
     own = _link(reads, "alert", "account") == account.id
     segment = sa.and_(_link(reads, "alert", "account").is_(None), table.c.segment.is_not(None))
-    rows = reads.list(conn, "alert", where=[*live, sa.or_(own, segment)], limit=50)
+    rows = reads.list(
+        conn,
+        "alert",
+        where=[*live, sa.or_(own, segment)],
+        limit=50,
+        fields=["title", "level", "message", "account", "segment"],
+    )
     values = {k: plain(v) for k, v in account.items()}
     resolver = SqlAggregateResolver(reads.ficha.storage, conn)
     found = []
