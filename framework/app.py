@@ -57,10 +57,6 @@ def enabled_packs(settings: Settings, pm: FichaPluginManager) -> list[PackInfo]:
     settings_file = SourcePos(str(settings.project_dir / "ficha.yaml"))
 
     def add(name: str, wanted_by: str | None) -> None:
-        if looks_like_path(name):  # a folder pack: `packs: [core, ./packs/acme]`
-            folder = folder_pack(name, settings.project_dir)
-            name = folder.name
-            available.setdefault(name, folder)
         if any(p.name == name for p in ordered):
             return
         pack = available.get(name)
@@ -80,7 +76,14 @@ def enabled_packs(settings: Settings, pm: FichaPluginManager) -> list[PackInfo]:
             add(required, name)
         ordered.append(pack)
 
-    for name in (SYSTEM_PACK, *settings.packs):
+    names: list[str] = []
+    for entry in settings.packs:
+        if looks_like_path(entry):  # a folder pack: `packs: [core, ./packs/acme]`
+            folder = folder_pack(entry, settings.project_dir)
+            available.setdefault(folder.name, folder)
+            entry = folder.name
+        names.append(entry)
+    for name in (SYSTEM_PACK, *names):
         add(name, None)
     if problems:
         raise SettingsError(problems)

@@ -126,10 +126,14 @@ def edit_pack_entries(project_dir: Path, *, add: str | None = None, drop: str | 
         current = CommentedSeq([current] if isinstance(current, str) else [])
         current.fa.set_flow_style()
         data["packs"] = current
+    # `packs: []` reads back as a block list once it has items; keep the line as written
+    flow = current.fa.flow_style() or not current
     if add is not None:
         current.append(add)
     if drop is not None:
         current.remove(drop)
+    if flow:
+        current.fa.set_flow_style()
     with path.open("w", encoding="utf-8") as out:
         yaml.dump(data, out)
     return before
