@@ -85,6 +85,19 @@ class RecordView(BaseModelView):
                 exclude_from_list="id" not in obj.list.columns,
             )
         ]
+        # when a record was created and last changed: shown on its page, a list column
+        # only when `list: columns` names it
+        for stamp, stamp_label in (("created_at", "Created"), ("updated_at", "Last changed")):
+            self.fields.append(
+                sa_fields.DateTimeField(
+                    stamp,
+                    label=stamp_label,
+                    read_only=True,
+                    exclude_from_create=True,
+                    exclude_from_edit=True,
+                    exclude_from_list=stamp not in obj.list.columns,
+                )
+            )
         workflow = ficha.behaviour.of(obj.name).workflow_field
         for f in ordered:
             field = field_for(obj, f, ficha.model.field_types, storage=files)
@@ -97,7 +110,10 @@ class RecordView(BaseModelView):
         # Only columns with an index can be sorted: sorting a million rows by anything
         # else takes seconds. A column gets one from list sort, filter, index or unique.
         sorted_by = {name for name, _ in obj.list.sort}
-        self.sortable_fields = ["id"] + [
+        self.sortable_fields = [
+            "id",
+            *(n for n in ("created_at", "updated_at") if n in sorted_by),
+        ] + [
             f.name
             for f in ordered
             if types.get(f.type).orderable

@@ -208,7 +208,7 @@ def field_for(
         "label": f.label,
         "help_text": f.help,
         "required": f.required,
-        "read_only": f.read_only or f.type == "autonumber" or f.name in obj.form.read_only,
+        "read_only": f.read_only or f.type == "autonumber" or f.name in obj.form.locked,
         "exclude_from_list": f.name not in obj.list.columns,
         "searchable": f.name in obj.search_fields,
     }

@@ -624,6 +624,41 @@ class RecordService:
                 errors[name] = (
                     f"'{value}' is already used by {obj.label.lower()} #{clash.id}{where}"
                 )
+        for index in obj.indexes:
+            if index.unique and len(index.fields) > 1:
+                self._check_unique_together(conn, obj, index.fields, clean, before, errors)
+
+    def _check_unique_together(
+        self,
+        conn: Connection,
+        obj: ObjectDef,
+        names: tuple[str, ...],
+        clean: dict[str, Any],
+        before: Record | None,
+        errors: dict[str, str],
+    ) -> None:
+        """A unique combination (`unique: [[name, city]]`), said in words before the
+        database refuses it; a combination with an empty part never clashes (as in SQL)."""
+        if not any(n in clean for n in names) or any(n in errors for n in names):
+            return
+        values = [clean[n] if n in clean else (before[n] if before else None) for n in names]
+        values = [v.id if isinstance(v, LinkRef) else v for v in values]
+        if any(v is None for v in values):
+            return
+        table = self.storage.table(obj.name)
+        fields = [obj.fields[n] for n in names]
+        stmt = sa.select(table.c.id).where(
+            *(table.c[column_name(f)] == v for f, v in zip(fields, values, strict=True))
+        )
+        if before is not None:
+            stmt = stmt.where(table.c.id != before["id"])
+        clash = conn.execute(stmt.limit(1)).first()
+        if clash is not None:
+            labels = " and ".join(f.label.lower() for f in fields)
+            errors[names[0]] = (
+                f"{obj.label.lower()} #{clash.id} already has this {labels}; "
+                f"the {labels} together must be unique"
+            )
 
     def _integrity_errors(self, obj: ObjectDef, exc: sa.exc.IntegrityError) -> dict[str, str]:
         """The database refused (a race the checks above could not see): say which field."""

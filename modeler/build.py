@@ -609,7 +609,12 @@ class _Builder:
             extra = self.choice_values(spec.get("values"), field.name)
             known = {v.code for v in field.values}
             changes["values"] = field.values + tuple(v for v in extra if v.code not in known)
-        return dataclasses.replace(field, **changes)
+        changed = dataclasses.replace(field, **changes)
+        if "default" in changes and field.type in self.types:
+            from modeler.checks import check_default
+
+            self.problems.extend(check_default(changed, self.types.get(field.type), spec))
+        return changed
 
 
 def build_model(

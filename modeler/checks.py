@@ -147,6 +147,17 @@ def _unknown_placeholders(pattern: str) -> set[str]:
     return found - {"YYYY", "YY", "MM", "DD"} - set(re.findall(r"\{(0+)\}", pattern))
 
 
+def check_default(field: FieldDef, ftype: FieldType, spec: Node) -> list[Problem]:
+    """The default alone: what an extension may change on another pack's field."""
+    problems: list[Problem] = []
+
+    def error(code: str, message: str, key: str, hint: str | None = None) -> None:
+        problems.append(Problem(code, message, _pos_of(spec, key, field), hint))  # type: ignore[arg-type]
+
+    _check_default(field, ftype, error)
+    return problems
+
+
 def _check_default(field: FieldDef, ftype: FieldType, error: object) -> None:
     if ftype.coerce is None or ftype.kind != COLUMN or field.type in ("file", "autonumber"):
         if field.type != "autonumber":
@@ -343,6 +354,9 @@ def check_model(model: Model) -> list[Problem]:
 
     for obj in model:
         problems.extend(check_object(obj))
+    from modeler.sources import check_sources
+
+    problems.extend(check_sources(model))
     return problems
 
 

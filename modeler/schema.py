@@ -165,6 +165,11 @@ class FormSpec:
     def field_order(self) -> tuple[str, ...]:
         return tuple(name for section in self.sections for name in section.fields)
 
+    @property
+    def locked(self) -> frozenset[str]:
+        """Fields the form shows without an input: the form's and its sections' read_only."""
+        return frozenset(self.read_only).union(*(s.read_only for s in self.sections))
+
 
 @dataclass(frozen=True, slots=True)
 class IndexDef:

@@ -72,6 +72,7 @@ class SqlCompiler:
         return self.sql(node, root)
 
     def _semi_join(self, node: b.BCompare | b.BIn, root: sa.FromClause) -> Any:
+        sides: list[tuple[b.Bound, str, b.Bound | None]]
         if isinstance(node, b.BCompare):
             sides = [(node.left, "left", node.right), (node.right, "right", node.left)]
         else:
@@ -85,7 +86,7 @@ class SqlCompiler:
                 continue
             target = self.storage.table(side.objects[1]).alias()
             nearer = replace(side, links=side.links[1:], objects=side.objects[1:])
-            inner = self.where(replace(node, **{attr: nearer}), target)
+            inner = self.where(replace(node, **{attr: nearer}), target)  # type: ignore[arg-type]
             ids = sa.select(target.c.id).where(target.c.deleted_at.is_(None), inner)
             return root.c[column_name(side.links[0])].in_(ids)
         return None

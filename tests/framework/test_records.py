@@ -90,6 +90,42 @@ def test_a_refused_write_names_each_field_and_changes_nothing(project: ProjectFa
     assert rows(ficha, "customer") == 0
 
 
+UNIQUE_PAIR = {
+    "team": "object: team_x\nfields:\n  name: string\n",
+    "member": """
+        object: member
+        fields:
+          name: string
+          team: {type: link, object: team_x}
+        unique:
+          - [name, team]
+        """,
+}
+
+
+def test_a_unique_combination_is_refused_in_words_on_its_first_field(
+    project: ProjectFactory,
+) -> None:
+    ficha = project.migrated(UNIQUE_PAIR)
+    records = ficha.records
+    north, south = (records.create("team_x", {"name": n}) for n in ("North", "South"))
+    ana = records.create("member", {"name": "Ana", "team": north.id})
+    records.create("member", {"name": "Ana", "team": south.id})  # another team: fine
+    records.create("member", {"name": "Ana"})  # no team: an empty part never clashes
+    with pytest.raises(ValidationFailed) as info:
+        records.create("member", {"name": "Ana", "team": north.id})
+    assert info.value.errors == {
+        "name": f"member #{ana.id} already has this name and team; "
+        "the name and team together must be unique"
+    }
+    other = records.create("member", {"name": "Bea", "team": north.id})
+    with pytest.raises(ValidationFailed) as info:
+        records.update("member", other.id, {"name": "Ana"})
+    assert "already has this name and team" in info.value.errors["name"]
+    records.update("member", ana.id, {"name": "Ana"})  # itself is no clash
+    assert rows(ficha, "member") == 4
+
+
 def test_unique_values_and_links_are_checked(project: ProjectFactory) -> None:
     ficha = project.migrated(SHOP)
     records = ficha.records

@@ -273,6 +273,17 @@ def test_an_extension_may_not_redeclare_a_field(tmp_path: Path) -> None:
     assert any("[M051]" in p and "already declared" in p for p in found)
 
 
+def test_a_default_given_by_an_extension_is_checked_where_it_is_written(tmp_path: Path) -> None:
+    found = problems_of(
+        tmp_path,
+        {
+            "a": "object: a\nfields:\n  since: date\n",
+            "b": "extends: a\nfields:\n  since: {default: soon}\n",
+        },
+    )
+    assert any("b.yaml:3:20" in p and "[M030]" in p and "'soon' is not a date" in p for p in found)
+
+
 def test_extending_an_unknown_object_suggests_the_right_one(tmp_path: Path) -> None:
     found = problems_of(tmp_path, {"a": "object: account\n", "b": "extends: acount\n"})
     assert any("[M050]" in p and "did you mean 'account'" in p for p in found)
