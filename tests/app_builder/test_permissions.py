@@ -253,3 +253,180 @@ def test_the_screens_refuse_what_the_role_cannot_do(crm) -> None:
     assert client.get("/admin/account/create").status_code == 403
     listing = client.get("/admin/account/list")
     assert not re.search(r"/admin/account/create", listing.text)  # no "New" button
+
+
+# -- the same matrix through the REST API ------------------------------------------------------
+
+
+def api_client_for(ficha, username: str) -> tuple[TestClient, dict[str, str]]:
+    """A client holding `username`'s API token (the token carries the user's role)."""
+    from framework.app import create_app
+
+    users = ficha.storage.table("user")
+    with ficha.storage.read() as conn:
+        user = ficha.reader.list(conn, "user", where=[users.c.username == username])[0]
+    token = ficha.auth.create_token(user.id, "matrix")
+    return TestClient(create_app(ficha.settings, ficha=ficha)), {
+        "Authorization": f"Bearer {token}"
+    }
+
+
+def test_api_lists_counts_searches_and_records_show_only_the_scope(crm, user) -> None:
+    ficha, ids = crm
+    accounts, deals = SEES[user]
+    client, auth = api_client_for(ficha, user)
+    with client:
+        listed = client.get("/api/v1/account", headers=auth, params={"limit": 200})
+        assert listed.status_code == 200, listed.text
+        body = listed.json()
+        assert {r["name"] for r in body["data"]} == accounts
+        assert len(body["data"]) == len(accounts) and body["next"] is None  # the count
+        found = client.get("/api/v1/account", headers=auth, params={"q": "acme"}).json()["data"]
+        assert {r["name"] for r in found} == accounts
+        # a filter on a field the role may read narrows, never widens, the scope
+        north = client.get("/api/v1/account", headers=auth, params={"where": 'name != "x"'})
+        assert {r["name"] for r in north.json()["data"]} == accounts
+        for name in ACCOUNTS:
+            one = client.get(f"/api/v1/account/{ids[name]}", headers=auth)
+            assert one.status_code == (200 if name in accounts else 404), (user, name)
+            assert name not in one.text or name in accounts
+        deal_list = client.get("/api/v1/deal", headers=auth, params={"limit": 200})
+        if deals:
+            assert {r["title"] for r in deal_list.json()["data"]} == deals
+            searched = client.get("/api/v1/deal", headers=auth, params={"q": "deal"}).json()
+            assert {r["title"] for r in searched["data"]} == deals
+        else:
+            assert deal_list.status_code == 403  # the role cannot read deals at all
+            assert deal_list.headers["content-type"] == "application/problem+json"
+        for title in DEALS:
+            one = client.get(f"/api/v1/deal/{ids[title]}", headers=auth)
+            assert one.status_code == (200 if title in deals else (404 if deals else 403))
+
+
+def test_api_hidden_fields_never_leak(crm) -> None:
+    ficha, ids = crm
+    client, auth = api_client_for(ficha, "ana")
+    with client:
+        listed = client.get("/api/v1/account", headers=auth)
+        one = client.get(f"/api/v1/account/{ids['Acme North']}", headers=auth)
+        for response in (listed, one):
+            assert response.status_code == 200
+            assert "revenue" not in response.text and "1000000" not in response.text
+        asked = client.get("/api/v1/account", headers=auth, params={"fields": "name,revenue"})
+        assert asked.status_code == 400 and "1000000" not in asked.text
+        by_where = client.get("/api/v1/account", headers=auth, params={"where": "revenue > 5"})
+        assert by_where.status_code == 400  # filtering on it would reveal it
+        by_param = client.get("/api/v1/account", headers=auth, params={"revenue": "1000000.50"})
+        assert by_param.status_code == 400
+        by_sort = client.get("/api/v1/account", headers=auth, params={"sort": "-revenue"})
+        assert by_sort.status_code == 400
+        expanded = client.get(
+            f"/api/v1/deal/{ids['Deal A']}", headers=auth, params={"expand": "account"}
+        )
+        assert "1000000" not in expanded.text
+    admin, admin_auth = api_client_for(ficha, "admin")
+    with admin:
+        full = admin.get(f"/api/v1/account/{ids['Acme North']}", headers=admin_auth).json()
+        assert full["revenue"] in ("1000000.50", 1000000.5)
+
+
+def _version(ficha, object_name: str, ident: int) -> int:
+    return int(ficha.records.get(object_name, ident)["version"])
+
+
+@pytest.mark.parametrize(
+    ("username", "method", "target", "allowed"),
+    [
+        ("ana", "patch", "Acme North", True),
+        ("ana", "patch", "Acme South", False),  # not hers
+        ("ana", "delete", "Acme North", False),  # sales may not delete accounts
+        ("boss", "patch", "Acme South", True),  # his team's
+        ("boss", "patch", "Acme Other", False),
+        ("boss", "delete", "Acme South", True),
+        ("rita", "patch", "Acme North", False),  # regional may only read
+        ("zoe", "delete", "Acme Other", False),
+        ("admin", "patch", "Acme Other", True),
+    ],
+)
+def test_api_writes_outside_the_scope_are_refused_and_change_nothing(
+    crm, username, method, target, allowed
+) -> None:
+    ficha, ids = crm
+    ident = ids[target]
+    before = _version(ficha, "account", ident)
+    client, auth = api_client_for(ficha, username)
+    with client:
+        if method == "patch":
+            response = client.patch(
+                f"/api/v1/account/{ident}",
+                headers=auth,
+                json={"territory": "West", "version": before},
+            )
+        else:
+            response = client.delete(f"/api/v1/account/{ident}", headers=auth)
+    if allowed:
+        # 409: the role allowed it; the data refused it (a deal links to the account)
+        assert response.status_code in (200, 204, 409), response.text
+    else:
+        assert response.status_code in (403, 404), response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        record = ficha.records.get("account", ident)
+        assert record["version"] == before and record["deleted_at"] is None
+
+
+def test_api_creates_follow_the_role(crm) -> None:
+    ficha, ids = crm
+    users = ficha.storage.table("user")
+    with ficha.storage.read() as conn:
+        luis = ficha.reader.list(conn, "user", where=[users.c.username == "luis"])[0]
+        ana = ficha.reader.list(conn, "user", where=[users.c.username == "ana"])[0]
+    table = ficha.storage.table("account")
+
+    def count() -> int:
+        with ficha.storage.read() as conn:
+            return len(ficha.reader.list(conn, "account", where=[table.c.id > 0]))
+
+    start = count()
+    rita, rita_auth = api_client_for(ficha, "rita")
+    with rita:
+        refused = rita.post("/api/v1/account", headers=rita_auth, json={"name": "Rita's"})
+        assert refused.status_code == 403, refused.text
+    ana_client, ana_auth = api_client_for(ficha, "ana")
+    with ana_client:
+        not_hers = ana_client.post(
+            "/api/v1/account", headers=ana_auth, json={"name": "Luis's", "owner": luis.id}
+        )
+        assert not_hers.status_code == 403, not_hers.text
+        read_only = ana_client.post(
+            "/api/v1/account",
+            headers=ana_auth,
+            json={"name": "Seg", "owner": ana.id, "segment": "b"},
+        )
+        assert read_only.status_code == 403 and "Segment" in read_only.text
+        hidden = ana_client.patch(
+            f"/api/v1/account/{ids['Acme North']}",
+            headers=ana_auth,
+            json={"revenue": "1", "version": _version(ficha, "account", ids["Acme North"])},
+        )
+        assert hidden.status_code in (400, 403, 422), hidden.text
+        assert count() == start
+        bulk = ana_client.post(
+            "/api/v1/account/bulk",
+            headers=ana_auth,
+            json={"items": [{"name": "Mine", "owner": ana.id}, {"name": "No", "owner": luis.id}]},
+        )
+        assert bulk.status_code == 200, bulk.text
+        results = bulk.json()["results"]
+        assert [r["status"] for r in results] == [201, 422]
+        assert "owner" in results[1]["errors"][0]["detail"]
+        assert count() == start + 1  # only the item her role allows
+        atomic = ana_client.post(
+            "/api/v1/account/bulk",
+            headers=ana_auth,
+            json={
+                "all_or_nothing": True,
+                "items": [{"name": "Mine 2", "owner": ana.id}, {"name": "No", "owner": luis.id}],
+            },
+        )
+        assert atomic.status_code in (403, 422), atomic.text
+    assert count() == start + 1  # the atomic batch wrote nothing
