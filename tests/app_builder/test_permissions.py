@@ -266,9 +266,7 @@ def api_client_for(ficha, username: str) -> tuple[TestClient, dict[str, str]]:
     with ficha.storage.read() as conn:
         user = ficha.reader.list(conn, "user", where=[users.c.username == username])[0]
     token = ficha.auth.create_token(user.id, "matrix")
-    return TestClient(create_app(ficha.settings, ficha=ficha)), {
-        "Authorization": f"Bearer {token}"
-    }
+    return TestClient(create_app(ficha.settings, ficha=ficha)), {"Authorization": f"Bearer {token}"}
 
 
 def test_api_lists_counts_searches_and_records_show_only_the_scope(crm, user) -> None:
