@@ -29,6 +29,21 @@ class Conversion:
     params: dict[str, Any] = field(default_factory=dict)
 
 
+def _shape(f: Any) -> str:
+    """A field's type as a plan names it: `string (255 characters)` when only the size
+    changes tells more than `string to string`."""
+
+    def get(key: str) -> Any:
+        return f.get(key) if isinstance(f, dict) else getattr(f, key, None)
+
+    kind = get("type")
+    if kind == "string":
+        return f"string ({get('max_length') or 255} characters)"
+    if kind in ("decimal", "money", "percent") and get("precision"):
+        return f"{kind} ({get('precision')} digits, {get('scale') or 0} decimals)"
+    return str(kind)
+
+
 class ConversionPlanning(PlanState):
     def _conversions(self) -> list[Conversion]:
         found = []
@@ -36,7 +51,7 @@ class ConversionPlanning(PlanState):
             if diff.old is None or not type_changed(diff, self.renames):
                 continue
             kind = conv.classify(diff.old, diff.new)
-            label = f"{diff.label} from {diff.old.get('type')} to {diff.field.type}"
+            label = f"{diff.label} from {_shape(diff.old)} to {_shape(diff.field)}"
             if kind.how is None:
                 self.add(
                     Step(
@@ -127,7 +142,7 @@ class ConversionPlanning(PlanState):
         if f.renamed_values and c.how in ("choice", "multichoice"):
             for old_code, new_code in f.renamed_values.items():
                 mapping.setdefault(old_code, [new_code] if c.how == "multichoice" else new_code)
-        label = f"{diff.label} from {diff.old.get('type')} to {f.type}"
+        label = f"{diff.label} from {_shape(diff.old)} to {_shape(f)}"
         notes: list[str] = []
         failures, examples = self._failures(c, mapping)
         coerce = bool(failures) and self.options.coerce_null
