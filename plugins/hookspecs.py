@@ -42,8 +42,8 @@ def ficha_packs() -> list[PackInfo]:
     `objects/*.yaml` hold the pack's objects and extensions (`extends:`), and the packs
     it `requires`. A project uses a pack when its ficha.yaml lists the pack's `name`
     under `packs:` (`ficha pack add NAME` writes it there).
-    Results: all collected, in plugin order (not first-result); a later pack of the same
-    name wins.
+    Results: all collected (not first-result). Two packs of the same name: the plugin
+    registered first wins (Ficha's own, then installed plugins in entry-point order).
     """
     raise NotImplementedError
 
@@ -81,8 +81,8 @@ def ficha_actions() -> dict[str, Callable[[ActionContext], Any]]:
     `ctx.action.options`, the records service in `ctx.records` and the transaction's
     connection in `ctx.conn`: write through `ctx.records` with `conn=ctx.conn`).
     Raising refuses the change that fired the rule.
-    Results: all merged into one dict, in plugin order (not first-result); a later
-    plugin's action of the same name wins.
+    Results: all merged into one dict (not first-result). An action name two plugins
+    give: the plugin registered first wins (Ficha's own, then installed plugins).
     """
     raise NotImplementedError
 
@@ -131,7 +131,8 @@ def ficha_routes(ficha: Ficha) -> list[BaseRoute]:
     Returns: Starlette `Route`/`Mount` objects; they are served outside the screens'
     /admin prefix, behind the same sign-in middleware (`request.state.actor` and
     `request.state.who` say who is calling; None when nobody signed in).
-    Results: all collected, in plugin order (not first-result).
+    Results: all collected (not first-result), the plugin registered last first
+    (pluggy's order): an installed plugin's routes come before Ficha's own.
     """
     raise NotImplementedError
 
@@ -143,9 +144,10 @@ def ficha_views(ficha: Ficha) -> list[BaseView]:
     When: each time the screens are built.
     Arguments: `ficha`, the loaded project.
     Returns: starlette-admin views (`CustomView`, `Link`, `DropDown` …); they appear
-    after the objects' menus, in plugin order. A view decides itself who may see it
+    after the objects' menus. A view decides itself who may see it
     (`is_accessible(request)`).
-    Results: all collected, in plugin order (not first-result).
+    Results: all collected (not first-result), the plugin registered last first
+    (pluggy's order): an installed plugin's pages come before Ficha's own.
     """
     raise NotImplementedError
 
