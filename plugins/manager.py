@@ -25,6 +25,7 @@ BUILTINS = (
     "framework.system",
     "framework.builtin_services",
     "verticals.core",
+    "verticals.utilities",
     "framework.importing.cli",
     "framework.webhooks",
     "app_builder.api",
