@@ -299,44 +299,44 @@ def _change_packs(
     project = settings.project_dir
     before = edit_pack_entries(project, add=add, drop=drop)
     settings_file = project / "ficha.yaml"
+    what = f"Added {add} to" if add else f"Removed {drop} from"
+    current = None  # no database yet: nothing to plan against
     try:
         ficha = Ficha.load(Settings.load(project))
         try:
-            if not ficha.storage.exists():
-                what = f"Added {add} to" if add else f"Removed {drop} from"
-                console.print(f"[green]✓[/green] {what} ficha.yaml (packs)")
-                console.print("No database yet: 'ficha migrate' creates it.")
-                return
-            current = plan(
-                ficha.storage,
-                ficha.settings.migrations_dir,
-                Options(allow_data_loss=allow_data_loss),
-            )
+            if ficha.storage.exists():
+                current = plan(
+                    ficha.storage,
+                    ficha.settings.migrations_dir,
+                    Options(allow_data_loss=allow_data_loss),
+                )
         finally:
             ficha.close()
     except BaseException:
         settings_file.write_text(before, encoding="utf-8")
         err.print("[red]ficha.yaml was put back as it was.[/red]")
         raise
-    show_plan(current)
-    refused = current.refused or (current.destructive and not allow_data_loss)
-    if refused:
-        settings_file.write_text(before, encoding="utf-8")
-        if current.destructive and not allow_data_loss:
-            err.print(
-                f"[red]Nothing was changed:[/red] removing {drop} deletes the data above; "
-                "add --allow-data-loss to accept that (a backup is written first)."
-            )
-        else:
-            err.print("[red]Nothing was changed.[/red]")
-        sys.exit(1)
-    what = f"Added {add} to" if add else f"Removed {drop} from"
+    if current is not None:
+        show_plan(current)
+        if current.refused or (current.destructive and not allow_data_loss):
+            settings_file.write_text(before, encoding="utf-8")
+            if current.destructive and not allow_data_loss:
+                err.print(
+                    f"[red]Nothing was changed:[/red] removing {drop} deletes the data "
+                    "above; add --allow-data-loss to accept that (a backup is written first)."
+                )
+            else:
+                err.print("[red]Nothing was changed.[/red]")
+            sys.exit(1)
     console.print(f"[green]✓[/green] {what} ficha.yaml (packs)")
-    if current.empty:
+    if current is not None and current.empty:
         return
     if not run_migrate:
-        flag = " --allow-data-loss" if current.destructive else ""
-        console.print(f"Next: run 'ficha migrate{flag}' to apply the plan above.")
+        if current is None:
+            console.print("No database yet: 'ficha migrate' creates it.")
+        else:
+            flag = " --allow-data-loss" if current.destructive else ""
+            console.print(f"Next: run 'ficha migrate{flag}' to apply the plan above.")
         return
     from cli import migrate
 

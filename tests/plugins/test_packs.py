@@ -205,3 +205,51 @@ def test_unknown_packs_and_broken_folders_are_named(tmp_path: Path) -> None:
     assert "Added core to ficha.yaml" in out and "No database yet" in out
     assert packs_line((project / "ficha.yaml").read_text()) == "packs: [core] # the packs we use"
     assert not (tmp_path / "shop.sqlite").exists()
+
+
+PACK_PLUGIN = """
+from pathlib import Path
+
+from modeler.schema import PackInfo
+from plugins import hookimpl
+
+
+@hookimpl
+def ficha_packs():
+    return [
+        PackInfo(
+            name="loyalty",
+            label="Loyalty",
+            path=Path(__file__).parent / "acme_loyalty_pack",
+            version="1.2",
+            description="Loyalty cards and points.",
+        )
+    ]
+"""
+
+
+def test_a_pack_from_an_installed_distribution_is_listed_and_added(
+    site: Path, tmp_path: Path
+) -> None:
+    from tests.plugins.conftest import write_distribution
+
+    write_distribution(
+        site, "acme-loyalty", {"acme_loyalty": "acme_loyalty"}, {"acme_loyalty": PACK_PLUGIN}, "1.2"
+    )
+    write_pack(
+        site / "acme_loyalty_pack", {"objects/card.yaml": LOYALTY["objects/loyalty_card.yaml"]}
+    )
+    project = tmp_path / "shop"
+    (project / "objects").mkdir(parents=True)
+    (project / "ficha.yaml").write_text(
+        SETTINGS.format(database=f"sqlite:///{tmp_path / 'shop.sqlite'}")
+    )
+    done = ficha("pack", "list", "-p", str(project), env=environment_with(site))
+    assert done.returncode == 0, done.stderr
+    [row] = [line for line in done.stdout.splitlines() if "│ loyalty " in line]
+    assert "acme-loyalty 1.2" in row and "Loyalty cards and points." in row
+    code, out = run("pack", "add", "loyalty", "--migrate", "-p", str(project))
+    assert code == 0, out
+    assert "+ create loyalty_card" in out and "applied" in out
+    assert packs_line((project / "ficha.yaml").read_text()) == "packs: [loyalty] # the packs we use"
+    assert {"number", "points"} <= columns(project, "loyalty_card")
