@@ -7,6 +7,7 @@ the test drives the screens and the REST API over real HTTP."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import socket
@@ -15,6 +16,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -166,21 +168,30 @@ def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return site
 
 
+@dataclass
+class Served:
+    """The project served with the plugin: an API client (token), a signed-in browser
+    client (session cookie), and the cookie itself for a real browser."""
+
+    url: str
+    api: httpx.Client
+    browser: httpx.Client
+    cookie: str
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
 
 
-@pytest.fixture
-def served(
-    tmp_path: Path, any_database: str, plugin_site: Path
-) -> Iterator[tuple[httpx.Client, httpx.Client]]:
+@contextlib.contextmanager
+def serving(tmp_path: Path, database: str, plugin_site: Path) -> Iterator[Served]:
     """The project served with the plugin: an API client (token) and a signed-in browser
     client (session cookie)."""
     project = tmp_path / "bank"
     (project / "objects").mkdir(parents=True)
-    (project / "ficha.yaml").write_text(f"name: Bank\ndatabase: '{any_database}'\npacks: []\n")
+    (project / "ficha.yaml").write_text(f"name: Bank\ndatabase: '{database}'\npacks: []\n")
     (project / "objects" / "payer.yaml").write_text(textwrap.dedent(PAYER))
     env = environment_with(plugin_site)
 
@@ -220,17 +231,23 @@ def served(
         api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {secrets['token']}"})
         browser = httpx.Client(base_url=base, cookies={"ficha_session": secrets["cookie"]})
         with api, browser:
-            yield api, browser
+            yield Served(base, api, browser, secrets["cookie"])
     finally:
         server.terminate()
         _, errors = server.communicate(timeout=30)
     assert "Traceback" not in errors, errors
 
 
+@pytest.fixture
+def served(tmp_path: Path, any_database: str, plugin_site: Path) -> Iterator[Served]:
+    with serving(tmp_path, any_database, plugin_site) as running:
+        yield running
+
+
 def test_the_plugin_field_type_action_and_service_work_in_api_and_screens(
-    served: tuple[httpx.Client, httpx.Client],
+    served: Served,
 ) -> None:
-    api, browser = served
+    api, browser = served.api, served.browser
 
     # API: the field type checks and normalises; the action fills the bank on save,
     # asking the plugin's service.
@@ -268,3 +285,49 @@ def test_the_plugin_field_type_action_and_service_work_in_api_and_screens(
     assert "Carmen" in detail.text and "CaixaBank" in detail.text
     assert "ES9121000418450200051332" in detail.text
     assert len(listing["data"]) == 2  # the refused ones saved nothing
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.mark.browser
+def test_the_plugin_field_type_in_a_real_browser(tmp_path: Path, plugin_site: Path) -> None:
+    """One page in Chromium: the payer form refuses a wrong IBAN next to the field, saves
+    a good one, and the payer's page shows the bank the action found."""
+    if not CHROMIUM.exists():
+        pytest.skip("Chromium is missing: apt-get install -y chromium")
+    from playwright.sync_api import expect, sync_playwright
+
+    database = f"sqlite:///{tmp_path / 'bank.sqlite'}"
+    with serving(tmp_path, database, plugin_site) as served, sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        try:
+            context = chromium.new_context(base_url=served.url)
+            context.set_default_timeout(10_000)
+            context.route(
+                lambda url: not url.startswith("http://127.0.0.1:"), lambda route: route.abort()
+            )
+            context.add_cookies(
+                [{"name": "ficha_session", "value": served.cookie, "url": served.url}]
+            )
+            page = context.new_page()
+            page.goto("/admin/payer/create")
+            page.get_by_label("Name", exact=True).fill("Dora")
+            page.get_by_label("Iban", exact=True).fill(BAD)
+            with page.expect_navigation():
+                page.get_by_role("button", name="Save", exact=True).click()
+            expect(page.get_by_text("its check digits do not match")).to_be_visible()
+            page.get_by_label("Iban", exact=True).fill(CAIXA)
+            with page.expect_navigation():
+                page.get_by_role("button", name="Save", exact=True).click()
+            expect(page.get_by_text('The item "Dora" was added successfully')).to_be_visible()
+            [dora] = served.api.get("/api/v1/payer").json()["data"]
+            page.goto(f"/admin/payer/detail?pk={dora['id']}")
+            details = page.get_by_role("table").first
+            expect(details.get_by_role("row", name="Bank")).to_contain_text("CaixaBank")
+            expect(details.get_by_role("row", name="Iban")).to_contain_text(
+                "ES9121000418450200051332"
+            )
+            context.close()
+        finally:
+            chromium.close()
