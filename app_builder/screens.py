@@ -33,6 +33,7 @@ from storage.queries import Record, Sort
 
 if TYPE_CHECKING:
     from framework.app import Ficha
+from storage.sources import LegacyUnavailable
 
 RELATED_PREVIEW = 10
 HISTORY_SHOWN = 20
@@ -322,7 +323,7 @@ class RecordView(BaseModelView):
             request.state.ficha_count = (self.obj.name, q, repr(filters), total)
             return records
 
-        return await anyio.to_thread.run_sync(run)
+        return await _read(run)
 
     def _visible_columns(self, request: Request) -> list[str] | None:
         if request.state.action in (RequestAction.LIST, RequestAction.RELATION_LOOKUP):
@@ -352,7 +353,7 @@ class RecordView(BaseModelView):
             with self.ficha.storage.read() as conn:
                 return self.ficha.reader.count(conn, self.obj.name, where=where, search=q)
 
-        result = await anyio.to_thread.run_sync(run)
+        result = await _read(run)
         request.state.count_exact = result.exact
         return result.value
 
@@ -381,7 +382,7 @@ class RecordView(BaseModelView):
                 return record
 
         hidden = self.ficha.permissions.hidden(self._who(request), self.obj.name)
-        return await anyio.to_thread.run_sync(run)
+        return await _read(run)
 
     def _history(self, conn: Any, ident: int, hidden: frozenset[str]) -> list[dict[str, Any]]:
         """The record's recent changes as people read them: labels, choice names and
@@ -462,7 +463,7 @@ class RecordView(BaseModelView):
                     conn, self.obj.name, where=[table.c.id.in_(ids), *scope], limit=0
                 )
 
-        return await anyio.to_thread.run_sync(run)
+        return await _read(run)
 
     async def repr(self, obj: Any, request: Request) -> str:
         value = obj.get(self.obj.title_field) if isinstance(obj, dict) else None
@@ -555,7 +556,7 @@ class RecordView(BaseModelView):
             )
         except ValidationFailed as exc:
             raise FormValidationError(_form_errors(exc)) from exc
-        except PermissionDenied as exc:
+        except (PermissionDenied, LegacyUnavailable) as exc:
             raise FormValidationError({"_all_": str(exc)}) from exc
 
     async def edit(self, request: Request, pk: Any, data: dict[str, Any]) -> Any:
@@ -574,7 +575,7 @@ class RecordView(BaseModelView):
             )
         except ValidationFailed as exc:
             raise FormValidationError(_form_errors(exc)) from exc
-        except PermissionDenied as exc:
+        except (PermissionDenied, LegacyUnavailable) as exc:
             raise FormValidationError({"_all_": str(exc)}) from exc
         except Conflict as exc:
             raise FormValidationError({"_all_": str(exc)}) from exc
@@ -614,10 +615,21 @@ class RecordView(BaseModelView):
             )
         except ValidationFailed as exc:
             raise ActionFailed("; ".join(exc.errors.values())) from exc
-        except PermissionDenied as exc:
+        except (PermissionDenied, LegacyUnavailable) as exc:
             raise ActionFailed(str(exc)) from exc
 
 
 def _form_errors(exc: ValidationFailed) -> dict[str | int, Any]:
     # starlette-admin shows form-wide errors under "_all_"
     return {("_all_" if k == "__all__" else k): v for k, v in exc.errors.items()}
+async def _read(run: Any) -> Any:
+    """A read off the event loop; a legacy system that does not answer is a page that
+    says so (503), not a stack trace."""
+    try:
+        return await anyio.to_thread.run_sync(run)
+    except LegacyUnavailable as exc:
+        from starlette.exceptions import HTTPException
+
+        raise HTTPException(503, str(exc)) from exc
+
+

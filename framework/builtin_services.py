@@ -1,6 +1,7 @@
 """Ficha's own services, registered through the same `ficha_services` hook as a
-plugin's: the records service (the only write path), the reader, and the database
-(whose health is a round trip to it)."""
+plugin's: the records service (the only write path), the reader, the database (whose
+health is a round trip to it), and a `legacy.<object>` wrapper for each object whose
+records live in a legacy system (framework/datasources/)."""
 
 from __future__ import annotations
 
@@ -39,11 +40,13 @@ class Database:
 
 @hookimpl
 def ficha_services(ficha: Ficha) -> list[ServiceDef]:
+    from framework.datasources import legacy_services
     from framework.records import RecordService
     from storage.queries import Reader
 
     v = ficha_version()
     return [
+        *legacy_services(ficha),
         ServiceDef("database", Database(ficha.storage), Database, v, "the project's database"),
         ServiceDef(
             "records", ficha.records, RecordService, v, "every write: validate, rules, audit"

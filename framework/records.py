@@ -163,6 +163,8 @@ class RecordService:
         conn: Connection | None = None,
     ) -> Record:
         obj = self.model[object_name]
+        if obj.name in self.storage.external:
+            return self._wrapped(obj).create(values, actor)
         with self._transaction(conn) as tx:
             return self._create(tx, obj, values, actor)
 
@@ -177,6 +179,8 @@ class RecordService:
         conn: Connection | None = None,
     ) -> Record:
         obj = self.model[object_name]
+        if obj.name in self.storage.external:
+            return self._wrapped(obj).update(ident, values, actor)
         with self._transaction(conn) as tx:
             return self._update(tx, obj, ident, values, actor, expected_version)
 
@@ -185,11 +189,15 @@ class RecordService:
     ) -> Record:
         """Soft delete: the record leaves every list but can be restored."""
         obj = self.model[object_name]
+        if obj.name in self.storage.external:
+            return self._wrapped(obj).delete(ident, actor)
         with self._transaction(conn) as tx:
             return self._delete(tx, obj, ident, actor)
 
     def delete_many(self, object_name: str, ids: Iterable[int], actor: Actor = SYSTEM) -> int:
         obj = self.model[object_name]
+        if obj.name in self.storage.external:
+            return len([self._wrapped(obj).delete(int(i), actor) for i in ids])
         with self.storage.write() as conn:
             return len([self._delete(conn, obj, int(i), actor) for i in ids])
 
@@ -268,6 +276,12 @@ class RecordService:
             else:
                 for event in events:
                     listener(event)
+
+    def _wrapped(self, obj: ObjectDef) -> Any:
+        """The writes of an object whose records live in a legacy system."""
+        from framework.datasources.writes import WrappedWriter
+
+        return WrappedWriter(self, obj)
 
     # -- the steps of a write ---------------------------------------------------------------
 

@@ -209,6 +209,10 @@ class _Builder:
             pack=pack,
             renamed_from=self.text(doc.get("renamed_from"), "renamed_from"),
         )
+        if doc.get("source") is not None:
+            from modeler.sources import read_source
+
+            obj = dataclasses.replace(obj, source=read_source(self, doc.get("source")))
         return self.layouts(obj, doc), None
 
     def fields(self, node: Node | None, pack: str, obj: str) -> dict[str, FieldDef]:

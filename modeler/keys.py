@@ -36,6 +36,8 @@ OBJECT_KEYS = frozenset(
         "validations",
         "workflow",
         "rules",
+        # a legacy wrapper instead of a table (modeler/sources.py)
+        "source",
     }
 )
 EXTENSION_KEYS = frozenset(

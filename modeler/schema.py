@@ -238,6 +238,30 @@ class RuleDef:
 
 
 @dataclass(frozen=True, slots=True)
+class SourceDef:
+    """Where a wrapped object's records live instead of a Ficha table (`source:` in its
+    YAML): a legacy SQL table, an HTTP/JSON service, or a service a plugin registered.
+    `options` keeps the kind's own keys (url, table …) as written; `columns` maps a field
+    to the legacy column or JSON key holding it (a field not listed uses its own name)."""
+
+    kind: str
+    options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    columns: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    key: str = "id"
+    read_only: bool = False
+    pos: SourcePos = UNKNOWN_POS
+    positions: Mapping[str, SourcePos] = field(
+        default_factory=lambda: MappingProxyType({}), compare=False
+    )
+
+    def pos_of(self, key: str) -> SourcePos:
+        return self.positions.get(key, self.pos)
+
+    def column_of(self, field_name: str) -> str:
+        return self.columns.get(field_name, field_name)
+
+
+@dataclass(frozen=True, slots=True)
 class ObjectDef:
     name: str
     label: str
@@ -255,6 +279,8 @@ class ObjectDef:
     validations: tuple[ValidationDef, ...] = ()
     workflow: WorkflowDef | None = None
     rules: tuple[RuleDef, ...] = ()
+    #: set when the records live in a legacy system rather than a Ficha table
+    source: SourceDef | None = None
 
     def field(self, name: str) -> FieldDef:
         return self.fields[name]

@@ -114,6 +114,8 @@ class StorageManager:
         # Statements built once per model and reused (building one costs more than
         # running it): reads of one record, inserts. Keyed by what they depend on.
         self.statements: dict[Any, Any] = {}
+        #: wrapped object → its RecordSource (storage/sources.py); set when services start
+        self.external: dict[str, Any] = {}
 
     def __repr__(self) -> str:
         return f"StorageManager({self.url.render_as_string(hide_password=True)})"

@@ -27,6 +27,7 @@ from storage.evolution import find_renames, name_map, undo_renames
 from storage.manager import StorageManager
 from storage.plan_conversions import ConversionPlanning
 from storage.plan_data import DataPlanning
+from storage.sources import native_model
 from storage.steps import (
     ADD_COLUMNS,
     ADD_KEYS,
@@ -58,7 +59,7 @@ class Planner(ConversionPlanning, DataPlanning):
         fulltext_now: Mapping[str, list[str]],
     ) -> None:
         self.storage = storage
-        self.model = storage.model
+        self.model = native_model(storage.model)  # wrapped objects have no table
         self.target = storage.tables
         self.conn = conn
         self.old = old

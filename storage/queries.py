@@ -233,6 +233,8 @@ class Reader:
         """Records of an object. `extra` adds computed columns: name → a function that
         builds the column from the table (or the subquery) the rows are read from."""
         obj = self.model[object_name]
+        if obj.name in self.storage.external:
+            return self._external_list(obj, where, search, sort, limit, offset, after, extra)
         table = self.storage.table(obj.name)
         clauses = self._base_where(obj, where, None, include_deleted)
         sort = tuple(sort) or tuple(Sort(f, d) for f, d in obj.list.sort)
@@ -317,6 +319,8 @@ class Reader:
         include_deleted: bool = False,
     ) -> Count:
         obj = self.model[object_name]
+        if obj.name in self.storage.external:
+            return self._external_count(obj, where, search, cap)
         table = self.storage.table(obj.name)
         where = list(where)
         clauses = self._base_where(obj, where, search, include_deleted)
@@ -340,6 +344,9 @@ class Reader:
         fields: Sequence[str] | None = None,
         include_deleted: bool = False,
     ) -> Record | None:
+        if object_name in self.storage.external:
+            found = self.get_many(conn, object_name, [ident])
+            return found[0] if found else None
         key = ("get", object_name, tuple(fields) if fields is not None else None, include_deleted)
         stmt = self.storage.statements.get(key)
         if stmt is None:
@@ -367,6 +374,9 @@ class Reader:
         wanted = sorted({int(i) for i in ids})
         if not wanted:
             return []
+        if obj.name in self.storage.external:
+            where = [table.c.id == wanted[0]] if len(wanted) == 1 else [table.c.id.in_(wanted)]
+            return self._external_list(obj, where, None, [Sort("id")], 0, 0, None, None)
         stmt, _ = self._select(obj, fields)
         stmt = stmt.where(table.c.id.in_(wanted))
         if not include_deleted:
@@ -380,6 +390,11 @@ class Reader:
         wanted = sorted({int(i) for i in ids})
         if not wanted:
             return {}
+        if obj.name in self.storage.external:
+            return {
+                r.id: LinkRef(r.id, str(r.get(obj.title_field) or f"#{r.id}"), obj.name)
+                for r in self.get_many(conn, obj.name, wanted)
+            }
         rows = conn.execute(
             sa.select(table.c.id, _title_column(obj, table).label("ttl")).where(
                 table.c.id.in_(wanted)
@@ -478,6 +493,42 @@ class Reader:
             equal = [c == v for c, _, v in chain[:i]]
             options.append(sa.and_(*equal, col < value if desc else col > value))
         return sa.or_(*options)
+
+    # -- wrapped objects: records of a legacy system (storage/sources.py) --------------------
+
+    def _external_list(
+        self,
+        obj: ObjectDef,
+        where: Iterable[Any],
+        search: str | None,
+        sort: Sequence[Sort],
+        limit: int,
+        offset: int,
+        after: str | None,
+        extra: Mapping[str, Callable[[sa.FromClause], Any]] | None,
+    ) -> builtins.list[Record]:
+        from storage.sources import SourceQuery
+
+        sort = tuple(sort) or tuple(Sort(f, d) for f, d in obj.list.sort) or (Sort("id"),)
+        clauses = builtins.list(where)
+        if after:
+            clauses.append(self._after(obj, sort, after))
+        query = SourceQuery(clauses, search, sort, limit, 0 if after else offset, extra or {})
+        source = self.storage.external[obj.name]
+        rows = source.select(obj, self.storage.table(obj.name), query)
+        base = dict.fromkeys(("version", "created_at", "updated_at", "created_by"), None)
+        base.update(updated_by=None, deleted_at=None, version=1)
+        return [self._record(obj, {**base, **row}) for row in rows]
+
+    def _external_count(
+        self, obj: ObjectDef, where: Iterable[Any], search: str | None, cap: int
+    ) -> Count:
+        from storage.sources import SourceQuery
+
+        source = self.storage.external[obj.name]
+        query = SourceQuery(builtins.list(where), search)
+        value = int(source.count(obj, self.storage.table(obj.name), query, cap))
+        return Count(min(value, cap), value <= cap)
 
     # -- rows → records ----------------------------------------------------------------------
 

@@ -58,6 +58,7 @@ def snapshot(model: Model) -> Snapshot:
             ],
         }
         for obj in model
+        if obj.source is None  # a wrapped object has no table to migrate
     }
 
 

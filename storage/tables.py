@@ -106,6 +106,12 @@ def build_tables(model: Model) -> Tables:
     _system_tables(tables)
     deferred = deferred_links(model)
     for obj in model:
+        if obj.source is not None:
+            # A wrapped object's records live in a legacy system: its table is only the
+            # shape reads and filters are written against, outside the MetaData that
+            # migrations compare, so no table is ever created for it.
+            tables.objects[obj.name] = _shape(model, obj)
+            continue
         columns: list[Any] = _system_columns()
         for f in obj.stored_fields():
             columns.append(_column(model, obj, f, (obj.name, f.name) in deferred))
@@ -127,6 +133,11 @@ def build_tables(model: Model) -> Tables:
                 _link_table(model, obj, f, tables)
     _map_classes(model, tables)
     return tables
+
+
+def _shape(model: Model, obj: ObjectDef) -> sa.Table:
+    columns = [*_system_columns(), *(_column(model, obj, f) for f in obj.stored_fields())]
+    return sa.Table(obj.table_name, sa.MetaData(), *columns)
 
 
 def _list_indexes(model: Model, obj: ObjectDef, table: sa.Table) -> None:

@@ -42,6 +42,7 @@ from framework.records import Actor
 from modeler.fieldtypes import COLUMN, LINK, MANY_TO_MANY
 from modeler.schema import ObjectDef
 from storage.queries import Sort
+from storage.sources import LegacyUnavailable
 from storage.tables import column_name
 
 if TYPE_CHECKING:
@@ -168,6 +169,8 @@ class Api:
                 instance=instance,
                 headers=rate,
             )
+        except LegacyUnavailable as exc:  # a wrapped object's legacy system is down
+            return problem(503, str(exc), instance=instance, headers=rate)
         except (sa.exc.DataError, sa.exc.ProgrammingError, StorageError) as exc:
             log.warning("API %s %s: the database refused: %s", request.method, instance, exc)
             return problem(
@@ -482,13 +485,11 @@ class Api:
         """A record outside the caller's read scope is 'not found', as in the screens."""
         call.require(action)
         table = self.ficha.storage.table(call.obj.name)
-        with self.ficha.storage.read() as conn:
-            found = conn.execute(
-                sa.select(table.c.id).where(
-                    table.c.id == ident, table.c.deleted_at.is_(None), *call.scope()
-                )
-            ).first()
-        if found is None:
+        with self.ficha.storage.read() as conn:  # through the Reader: wrapped objects too
+            found = self.ficha.reader.list(
+                conn, call.obj.name, where=[table.c.id == ident, *call.scope()], limit=1, fields=[]
+            )
+        if not found:
             raise NotFound(call.obj.name, ident)
 
     def _precheck(self, call: Call, values: dict[str, Any]) -> None:
