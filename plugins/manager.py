@@ -24,6 +24,7 @@ ENTRY_POINT_GROUP = "ficha"
 BUILTINS = (
     "framework.system",
     "framework.builtin_services",
+    "app_builder.services_view",
     "verticals.core",
     "verticals.utilities",
     "framework.importing.cli",

@@ -274,3 +274,61 @@ def test_a_plugin_service_missing_a_method_stops_the_load(
     pm = get_plugin_manager(entry_points_too=False, extra=(BadPlugin(),))
     with pytest.raises(InterfaceMismatch, match="greet"):
         Ficha.load(Settings.load(sqlite_project.root), pm)
+
+
+def test_the_services_page_shows_health_to_admins_only(
+    sqlite_project: ProjectFactory,
+) -> None:
+    from starlette.testclient import TestClient
+
+    from app_builder.security import COOKIE
+    from framework.app import Ficha, create_app
+    from framework.settings import Settings
+    from storage.migrations import migrate
+    from tests.conftest import make_user, session_cookie
+
+    class Flaky(Polite):
+        def health(self) -> Health:
+            raise ConnectionError("the mainframe at 10.0.0.9 refused the connection")
+
+    class FlakyPlugin:
+        @hookimpl
+        def ficha_services(self, ficha: object) -> list[ServiceDef]:
+            return [ServiceDef("mainframe", Flaky("v7"), Greeter, "7.2", "the old billing")]
+
+    sqlite_project.write({"product": SHOP["product"]}, settings="")
+    (sqlite_project.root / "roles.yaml").write_text(
+        "roles:\n  agent:\n    objects:\n      product: {read: all}\n"
+    )
+    pm = get_plugin_manager(entry_points_too=False, extra=(FlakyPlugin(),))
+    ficha = Ficha.load(Settings.load(sqlite_project.root), pm)
+    try:
+        migrate(ficha.storage, ficha.settings.migrations_dir)
+        make_user(ficha)
+        make_user(ficha, "agent", role="agent")
+        app = create_app(ficha.settings, ficha=ficha)
+        with TestClient(app) as client:
+            client.cookies.set(COOKIE, session_cookie(ficha))
+            page = client.get("/admin/services")
+            assert page.status_code == 200
+            text = page.text
+            assert "1 service down" in text
+            row = text[text.index('data-service="mainframe"') :]
+            row = row[: row.index("</tr>")]
+            assert "tests.framework.test_services.Greeter" in row
+            assert "Flaky" in row and "7.2" in row and "the old billing" in row
+            assert "down" in row and "the mainframe at 10.0.0.9 refused the connection" in row
+            database = text[text.index('data-service="database"') :]
+            assert ">up<" in database[: database.index("</tr>")]
+            ficha.services.replace("mainframe", Polite("v8"), version="8.0")
+            again = client.get("/admin/services").text
+            row = again[again.index('data-service="mainframe"') :]
+            row = row[: row.index("</tr>")]
+            assert "8.0" in row and "replaced 1 time)" in row and ">up<" in row
+
+            client.cookies.set(COOKIE, session_cookie(ficha, "agent"))
+            refused = client.get("/admin/services")
+            assert refused.status_code in (403, 404)
+            assert "mainframe" not in refused.text
+    finally:
+        ficha.close()
