@@ -27,6 +27,7 @@ BUILTINS = (
     "app_builder.services_view",
     "verticals.core",
     "verticals.utilities",
+    "verticals.banking",
     "framework.importing.cli",
     "framework.webhooks",
     "app_builder.api",
