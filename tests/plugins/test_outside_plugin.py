@@ -286,6 +286,15 @@ def test_the_plugin_field_type_action_and_service_work_in_api_and_screens(
     assert "ES9121000418450200051332" in detail.text
     assert len(listing["data"]) == 2  # the refused ones saved nothing
 
+    # The admin's Services page lists the plugin's service, where it comes from, up.
+    services = browser.get("/admin/services")
+    assert services.status_code == 200
+    found = re.search(r'<tr data-service="bank_directory">(.*?)</tr>', services.text, re.S)
+    assert found, "the Services page lists bank_directory"
+    row = " ".join(re.sub(r"<[^>]+>", " ", found.group(1)).split())
+    assert "from acme_bank" in row and "1.4" in row
+    assert "up" in row and "3 banks known" in row
+
 
 CHROMIUM = Path("/usr/bin/chromium")
 
