@@ -32,14 +32,18 @@ pytestmark = pytest.mark.browser
 DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
 
 
-def tour(page: Page, name: str, part: Locator | None = None) -> None:
-    """docs/img/tour-<name>.png, only when FICHA_SCREENSHOTS is set."""
+def tour(page: Page, name: str, part: Locator | None = None, *, top: int = 0) -> None:
+    """docs/img/tour-<name>.png, only when FICHA_SCREENSHOTS is set: a part of the page,
+    its `top` pixels, or all of it."""
     if not os.environ.get("FICHA_SCREENSHOTS"):
         return
     DOCS_IMG.mkdir(parents=True, exist_ok=True)
     path = str(DOCS_IMG / f"tour-{name}.png")
     if part is not None:
         part.screenshot(path=path)
+    elif top:
+        size = page.viewport_size or {"width": 1280}
+        page.screenshot(path=path, clip={"x": 0, "y": 0, "width": size["width"], "height": top})
     else:
         page.screenshot(path=path, full_page=True)
 
@@ -148,7 +152,7 @@ def test_a_customer_calls_and_the_agent_works_from_their_file(page: Page, crm_si
     box = page.get_by_role("searchbox", name="Who is this customer?")
     spaced = re.sub(r"(\d{3})(\d{2})(\d{2})(\d{2})", r"\1 \2 \3 \4", who["mobile"])
     box.fill(f"0034 {spaced}")
-    tour(page, "identify", page.locator("header.navbar, .navbar").first)
+    tour(page, "identify", top=220)
     box.press("Enter")
     expect(page).to_have_url(re.compile(rf"/admin/ficha/{who['id']}$"))
     expect(page.get_by_text(re.compile("identified by .*phone"))).to_be_visible()
