@@ -4,9 +4,12 @@ Reader (one query per page, joins for linked titles); writes go to the RecordSer
 
 from __future__ import annotations
 
+import contextlib
 import copy as _copy
+import datetime as dt
 from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import anyio.to_thread
 from markupsafe import escape
@@ -30,10 +33,10 @@ from framework.records import Actor
 from modeler.fieldtypes import COLUMN, HAS_MANY, LINK, MANY_TO_MANY
 from modeler.schema import ObjectDef
 from storage.queries import Record, Sort
+from storage.sources import LegacyUnavailable
 
 if TYPE_CHECKING:
     from framework.app import Ficha
-from storage.sources import LegacyUnavailable
 
 RELATED_PREVIEW = 10
 HISTORY_SHOWN = 20
@@ -400,10 +403,21 @@ class RecordView(BaseModelView):
             target: self.ficha.reader.titles(conn, target, ids) for target, ids in wanted.items()
         }
 
+        zone = ZoneInfo(self.ficha.settings.timezone)
+
+        def local(moment: dt.datetime) -> dt.datetime:
+            """A stored (UTC) time in the project's timezone."""
+            return (
+                moment.replace(tzinfo=dt.UTC).astimezone(zone) if moment.tzinfo is None else moment
+            )
+
         def shown(name: str, value: Any) -> str:
             f = self.obj.fields.get(name)
             if value is None or value == "":
                 return "—"
+            if f is not None and f.type == "datetime" and isinstance(value, str):
+                with contextlib.suppress(ValueError):
+                    return local(dt.datetime.fromisoformat(value)).strftime("%Y-%m-%d %H:%M")
             if f is not None and f.kind == LINK and isinstance(value, int):
                 ref = titles.get(f.target or "", {}).get(value)
                 return ref.title if ref is not None else f"#{value}"
@@ -422,7 +436,7 @@ class RecordView(BaseModelView):
             ]
             result.append(
                 {
-                    "at": entry.at,
+                    "at": local(entry.at),
                     "actor_name": entry.actor_name,
                     "channel": entry.channel,
                     "action": entry.action,
@@ -619,9 +633,6 @@ class RecordView(BaseModelView):
             raise ActionFailed(str(exc)) from exc
 
 
-def _form_errors(exc: ValidationFailed) -> dict[str | int, Any]:
-    # starlette-admin shows form-wide errors under "_all_"
-    return {("_all_" if k == "__all__" else k): v for k, v in exc.errors.items()}
 async def _read(run: Any) -> Any:
     """A read off the event loop; a legacy system that does not answer is a page that
     says so (503), not a stack trace."""
@@ -633,3 +644,6 @@ async def _read(run: Any) -> Any:
         raise HTTPException(503, str(exc)) from exc
 
 
+def _form_errors(exc: ValidationFailed) -> dict[str | int, Any]:
+    # starlette-admin shows form-wide errors under "_all_"
+    return {("_all_" if k == "__all__" else k): v for k, v in exc.errors.items()}

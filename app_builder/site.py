@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import Receive, Scope, Send
 from starlette_admin.base import BaseAdmin
+from starlette_admin.i18n import TimezoneConfig
 from starlette_admin.routing import route
 from starlette_admin.security.csrf import CSRFMiddleware
 from starlette_admin.storage.local import LocalStorage
@@ -114,6 +115,13 @@ def build_admin(ficha: Ficha) -> BaseAdmin:
         templates_dir=str(TEMPLATES),
         secret_key=ficha.settings.secret_key,
         auth_provider=FichaAuth(lambda: ficha),
+        # times are stored in UTC and shown, typed and exported in the project's timezone
+        timezone_config=TimezoneConfig(
+            default_timezone=ficha.settings.timezone,
+            database_timezone="UTC",
+            timezone_cookie_name=None,
+            use_user_locale_timezone=False,
+        ),
     )
     env = admin.templates.env
     # Templates are Ficha's and starlette-admin's own files, which do not change while

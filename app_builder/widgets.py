@@ -190,7 +190,8 @@ def form_default(f: FieldDef, types: FieldTypeRegistry) -> Any:
         if expression == "today()":
             return lambda *_: dt.date.today()
         if expression == "now()":
-            return lambda *_: dt.datetime.now().replace(microsecond=0)
+            # stored time (UTC): the form shows it in the project's timezone
+            return lambda *_: dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
         return None
     ftype = types.get(f.type)
     if ftype.coerce is None:
@@ -208,7 +209,11 @@ def field_for(
         "label": f.label,
         "help_text": f.help,
         "required": f.required,
-        "read_only": f.read_only or f.type == "autonumber" or f.name in obj.form.locked,
+        # a formula computes the field: an input there would be overwritten on save
+        "read_only": f.read_only
+        or f.type == "autonumber"
+        or f.formula is not None
+        or f.name in obj.form.locked,
         "exclude_from_list": f.name not in obj.list.columns,
         "searchable": f.name in obj.search_fields,
     }

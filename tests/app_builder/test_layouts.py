@@ -3,6 +3,7 @@ time stamps as list columns."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterator
 
@@ -82,3 +83,27 @@ def test_created_at_is_a_list_column_and_the_default_sort(deals, client: TestCli
     assert page.index("Second") < page.index("First")  # newest first, as declared
     detail = client.get(f"/admin/deal/detail?pk={first.id}").text
     assert "Created" in detail and "Last changed" in detail
+
+
+def test_times_are_typed_and_shown_in_the_projects_timezone_and_stored_in_utc(
+    project: ProjectFactory,
+) -> None:
+    ficha = project.migrated({"meeting": "object: meeting\nfields:\n  starts: datetime\n"})
+    assert ficha.settings.timezone == "Europe/Madrid"  # the project default
+    make_user(ficha)
+    with TestClient(create_app(ficha.settings, ficha=ficha)) as client:
+        client.cookies.set(COOKIE, session_cookie(ficha))
+        page = client.get("/admin/meeting/create").text
+        token = re.search(r'name="csrftoken" value="([^"]+)"', page)
+        assert token
+        saved = client.post(
+            "/admin/meeting/create",
+            data={"csrftoken": token.group(1), "starts": "2026-06-01T10:00"},
+            follow_redirects=False,
+        )
+        assert saved.status_code == 303, saved.text[:1500]
+        with ficha.storage.read() as conn:
+            [meeting] = ficha.reader.list(conn, "meeting")
+        assert meeting["starts"] == dt.datetime(2026, 6, 1, 8, 0)  # summer time: UTC+2
+        detail = client.get(f"/admin/meeting/detail?pk={meeting.id}").text
+        assert "10:00" in detail and "08:00" not in detail

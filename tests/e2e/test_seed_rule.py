@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -54,7 +55,8 @@ def test_a_big_rfp_gets_a_review_task_for_the_senior_manager(page: Page, crm_sit
     row = page.get_by_role("row").filter(has_text=f"Review with a senior manager: {name}")
     expect(row).to_have_count(1)
     expect(row).to_contain_text("Berta Ortega")
-    due = (dt.datetime.now(dt.UTC) + dt.timedelta(days=2)).strftime("%B %-d, %Y")
+    # shown in the project's timezone (Europe/Madrid)
+    due = (dt.datetime.now(ZoneInfo("Europe/Madrid")) + dt.timedelta(days=2)).strftime("%B %-d, %Y")
     expect(row).to_contain_text(re.compile(due.split(",")[0]))
     page.goto(crm_site.admin("notification/list"))
     expect(page.get_by_role("row").filter(has_text=f"RFP received for {name}")).to_contain_text(
