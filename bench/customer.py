@@ -47,7 +47,7 @@ from bench import _data, _words
 from bench._report import Result, load_average, load_note, print_failures, results_table
 from bench._sql import Capture, RawRunner
 from bench._timing import cpu_ms, now_ms
-from bench.screens import PageMismatch, _explain, _server_version
+from bench.screens import PageMismatch, _explain, _server_version, fold
 
 if TYPE_CHECKING:
     from bench._options import Options
@@ -815,8 +815,9 @@ def check(probe: Probe, response: httpx.Response) -> None:
     if not probe.url.startswith("/admin/ficha/"):
         # a name many customers share: up to 20 candidates, each bearing the name typed
         found = re.findall(r'href="[^"]*/admin/ficha/(\d+)"[^>]*>\s*<strong>([^<]*)</strong>', page)
-        if not found or any(probe.name.split()[0] not in name for _, name in found):
-            raise PageMismatch(f"GET {probe.url}: the candidates do not all bear the name")
+        words = set(fold(probe.name).split())
+        if not found or any(not words & set(fold(name).split()) for _, name in found):
+            raise PageMismatch(f"GET {probe.url}: a candidate bears none of the words typed")
 
 
 # -- running ---------------------------------------------------------------------------------

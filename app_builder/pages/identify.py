@@ -175,22 +175,28 @@ def _by_name(reads: Reads, conn: Connection, text: str) -> list[Match]:
             account = person.get("account")
             if account is not None and account.id not in how:
                 how[account.id] = f"contact {person['full_name']}"
-    return _customers(reads, conn, how)
+    # the customers found by name are read already: only those found through a contact
+    return _customers(reads, conn, how, {r.id: r for r in found})
 
 
-def _customers(reads: Reads, conn: Connection, how: dict[int, str]) -> list[Match]:
+def _customers(
+    reads: Reads, conn: Connection, how: dict[int, str], known: dict[int, Any] | None = None
+) -> list[Match]:
     """The matched customers the user may see, in the order they were found."""
     if not how:
         return []
-    table = reads.table(CUSTOMER)
-    records = reads.list(
-        conn,
-        CUSTOMER,
-        where=[table.c.id.in_(list(how)[:MAX_MATCHES])],
-        limit=MAX_MATCHES,
-        fields=["name", "city", "segment"],
-    )
-    by_id = {r.id: r for r in records}
+    by_id = dict(known or {})
+    missing = [i for i in list(how)[:MAX_MATCHES] if i not in by_id]
+    if missing:
+        table = reads.table(CUSTOMER)
+        records = reads.list(
+            conn,
+            CUSTOMER,
+            where=[table.c.id.in_(missing)],
+            limit=MAX_MATCHES,
+            fields=["name", "city", "segment"],
+        )
+        by_id.update((r.id, r) for r in records)
     segment = reads.ficha.model[CUSTOMER].fields.get("segment")
     result = []
     for ident, reason in how.items():
