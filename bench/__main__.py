@@ -65,6 +65,12 @@ def _imports(options: Options, console: Console) -> None:
     imports.run(options, console)
 
 
+def _permissions(options: Options, console: Console) -> None:
+    from bench import permissions
+
+    permissions.run(options, console)
+
+
 def _customer(options: Options, console: Console) -> None:
     from bench import customer
 
@@ -111,6 +117,12 @@ BENCHMARKS: dict[str, Benchmark] = {
             "ficha import of --rows CSV rows into a 10-field object on SQLite, validated "
             "and audited, beside raw executemany of the same rows (target 20,000 rows/s)",
             _imports,
+        ),
+        Benchmark(
+            "permissions",
+            "a customer list page under a team record scope beside the same page for an "
+            "admin over --rows records, with the SQL of each (target ≤ 1.5x admin)",
+            _permissions,
         ),
         Benchmark(
             "customer",

@@ -128,7 +128,15 @@ class Permissions:
         if grant.scope == "own":
             return owner == who.actor.user_id
         members = self.team_members(who)
-        return owner.in_(sorted(members)) if members else owner == who.actor.user_id
+        if len(members) <= 1:
+            return owner == who.actor.user_id
+        # A team owns a good share of the records: walking the list's sort index and
+        # keeping the team's rows fills a page at once, while seeking each member's rows
+        # in the owner's index and sorting them all reads the team's whole share (on
+        # SQLite, 1,000,000 rows of which the team owns 12%: 2 s instead of 1 ms, see
+        # bench/permissions.py). SQLite must be told not to seek (order_after_filter is its
+        # unary +); the other planners weigh the LIMIT themselves and are left alone.
+        return self.storage.dialect.order_after_filter(owner).in_(sorted(members))
 
     def _owner_column(self, object_name: str, table: sa.FromClause) -> Any:
         """Whose record it is: its `owner` link to a user, else who created it."""
