@@ -129,11 +129,13 @@ class RecordService:
             # transaction is set here and cleared when it ends
             own.info["ficha_depth"] = 1
             own.info["ficha_fired"] = set()
+            own.info["ficha_writes"] = {}  # (object, id) → updates in this transaction
             try:
                 yield own
             finally:
                 own.info["ficha_depth"] = 0
                 own.info.pop("ficha_fired", None)
+                own.info.pop("ficha_writes", None)
 
     def subscribe(self, listener: Listener, *, batch: BatchListener | None = None) -> None:
         """Call `listener` with each event; `batch`, when given, is called instead with
@@ -338,9 +340,10 @@ class RecordService:
         )
         record = self._load(conn, obj, ident)
         changes = {k: (None, _plain(record.get(k))) for k in clean}
+        seen = _writes(conn, obj, ident)
         self._emit("created", obj, record, None, changes, actor, conn)
         self._emit_rolled(conn, rolled, actor)
-        return record
+        return self._as_saved(conn, obj, record, seen)
 
     def _insert_statement(self, table: sa.Table) -> Any:
         """Built once: the row's values go as parameters (building costs more than running)."""
@@ -414,6 +417,9 @@ class RecordService:
             raise ValidationFailed(obj.name, self._integrity_errors(obj, exc)) from exc
         if result.rowcount != 1:  # someone else saved between our read and our write
             raise self._conflict(conn, obj, ident, version)
+        writes = conn.info.get("ficha_writes")
+        if writes is not None:  # counted so an outer write of this record sees a rule's
+            writes[(obj.name, ident)] = writes.get((obj.name, ident), 0) + 1
         for name, (_old, ids) in link_changes.items():
             self._write_links(conn, obj, obj.fields[name], ident, ids)
         rolled = []
@@ -425,9 +431,17 @@ class RecordService:
         record = self._load(conn, obj, ident)
         changes = {k: (_plain(before.get(k)), _plain(record.get(k))) for k in changed}
         changes.update(link_changes)
+        seen = _writes(conn, obj, ident)
         self._emit("updated", obj, record, before, changes, actor, conn)
         self._emit_rolled(conn, rolled, actor)
-        return record
+        return self._as_saved(conn, obj, record, seen)
+
+    def _as_saved(self, conn: Connection, obj: ObjectDef, record: Record, seen: int) -> Record:
+        """The record as it was left: read again when a listener (a rule's `set`) wrote
+        it again, so the caller holds its latest values and version."""
+        if _writes(conn, obj, record.id) == seen:
+            return record
+        return self._load(conn, obj, record.id)
 
     def _conflict(self, conn: Connection, obj: ObjectDef, ident: int, version: int) -> Conflict:
         changed: dict[str, Any] = {}
@@ -807,6 +821,11 @@ class RecordService:
         event = RecordEvent(kind, obj.name, record, before, changes, actor, conn)
         for listener in self._listeners:
             listener(event)
+
+
+def _writes(conn: Connection, obj: ObjectDef, ident: int) -> int:
+    """How many times this transaction has updated the record so far."""
+    return int(conn.info.get("ficha_writes", {}).get((obj.name, ident), 0))
 
 
 def _plain(value: Any) -> Any:

@@ -155,6 +155,18 @@ def test_the_seed_example_is_one_declarative_rule(crm) -> None:
     assert note["message"] == "Review Fibre for Acme (60000.00 EUR) within 2 days"
 
 
+def test_the_record_a_write_returns_holds_what_its_rules_saved(crm) -> None:
+    ficha, ids = crm
+    rec = ficha.records
+    deal = rec.create("opportunity", {"name": "Unowned", "account": ids["acme"]})
+    stored = rec.get("opportunity", deal.id)
+    assert deal["owner"] is not None  # the round-robin rule assigned it while saving
+    assert (deal["owner"].id, deal["version"]) == (stored["owner"].id, stored["version"])
+    # the version returned is the one to edit from: no "changed by someone else"
+    edited = rec.update("opportunity", deal.id, {"amount": "10"}, expected_version=deal["version"])
+    assert edited["version"] == deal["version"] + 1
+
+
 def test_formulas_and_rollups_stay_current(crm) -> None:
     ficha, ids = crm
     rec = ficha.records
