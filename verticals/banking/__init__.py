@@ -4,7 +4,8 @@ KYC status and review, bank products (current accounts, cards, loans, mortgages)
 as contracts, mortgage simulations made on the web that reach the customer's personal
 manager the next day, complaints with their regulatory answer deadline, and the
 telemarketing campaign calls of the bank-marketing data set. Hook implementations only;
-the objects are YAML in objects/, the mortgage payment in actions.py, the demo in demo.py.
+the objects are YAML in objects/, the mortgage payment in actions.py, the `iban` field
+type in iban.py, the demo in demo.py.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from plugins import hookimpl
 if TYPE_CHECKING:
     from framework.actions import ActionContext
     from framework.app import DemoContext
+    from modeler.fieldtypes import FieldType
 
 PACK = PackInfo(
     name="banking",
@@ -33,6 +35,13 @@ PACK = PackInfo(
 @hookimpl
 def ficha_packs() -> list[PackInfo]:
     return [PACK]
+
+
+@hookimpl
+def ficha_field_types() -> list[FieldType]:
+    from verticals.banking.iban import IBAN
+
+    return [IBAN]
 
 
 @hookimpl

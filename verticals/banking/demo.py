@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from framework.records import Actor, utcnow
+from verticals.banking.iban import make_iban
 
 if TYPE_CHECKING:
     from framework.app import DemoContext, Ficha
@@ -81,7 +82,7 @@ def fill(context: DemoContext) -> None:
             rec.update("account", account.id, values, DEMO, conn=conn)
             if status != "verified":
                 continue
-            iban = f"ES{n % 90 + 10:02d}2100{n:016d}"
+            iban = make_iban("ES", f"2100{n % 10_000:04d}00{rnd.randrange(10**10):010d}")
             make(
                 "contract",
                 {
@@ -121,7 +122,7 @@ def fill(context: DemoContext) -> None:
                 )
     _simulations(ficha, rnd, customers)
     _complaints(ficha, rnd, customers)
-    _campaign_calls(ficha)
+    _campaign_calls(ficha, limit=min(2000, 50 * context.size))
 
 
 def _simulations(ficha: Ficha, rnd: Any, customers: list[Any]) -> None:

@@ -107,7 +107,7 @@ def fill(context: DemoContext) -> None:
     _incidents(ficha, rnd, points, users)
     _complaints(ficha, rnd, customers)
     _moves(ficha, points)
-    _telco(ficha)
+    _telco(ficha, limit=min(500, 20 * context.size))
 
 
 def _supply(
@@ -210,16 +210,17 @@ def _incidents(
             "cause": "Replacement of the main pipe.",
         },
     )
-    in_area = [p for p in points if p[1] == area][:4]
-    for account, area_id, premise, _ in in_area:  # three reports confirm the outage
+    in_area = [p for p in points if p[1] == area]
+    for n in range(4):  # the third report confirms the outage
+        account, area_id, premise, _ = in_area[n % len(in_area)]
         make(
             "incident_report",
             {
-                "summary": "No electricity at home",
+                "summary": "No electricity at home" if n < len(in_area) else "Street lights out",
                 "area": area_id,
-                "account": account,
-                "premise": premise,
-                "channel": rnd.choice(["phone", "web", "app"]),
+                "account": account if n < len(in_area) else None,
+                "premise": premise if n < len(in_area) else None,
+                "channel": rnd.choice(["phone", "web", "app"]) if n < len(in_area) else "crew",
             },
         )
     technicians = [users[u] for u in ("pablo", "irene") if u in users]

@@ -16,6 +16,7 @@ from framework.records import utcnow
 from storage.tables import column_name
 from tests.verticals.banking.conftest import customer, product, user_id
 from verticals.banking.actions import annuity
+from verticals.banking.iban import make_iban, normalize_iban
 
 
 def rows(ficha: Any, name: str, **where: Any) -> list[Any]:
@@ -40,6 +41,13 @@ def test_the_annuity_matches_the_published_formula() -> None:
         annuity(Decimal(1000), Decimal(3), 0)
 
 
+def test_ibans_are_checked_and_made_with_their_check_digits() -> None:
+    assert normalize_iban("IBAN GB29 NWBK 6016 1331 9268 19") == "GB29NWBK60161331926819"
+    with pytest.raises(ValueError, match="has 24 characters"):
+        normalize_iban("ES91 2100 0418 4502 0005 133")
+    assert make_iban("ES", "21000418450200051332") == "ES9121000418450200051332"
+
+
 def test_no_bank_product_without_a_verified_kyc(bank: Any) -> None:
     rec = bank.records
     pending = customer(bank, "Pendiente KYC", kyc="pending")
@@ -52,6 +60,18 @@ def test_no_bank_product_without_a_verified_kyc(bank: Any) -> None:
     rec.update("account", pending, {"kyc_status": "verified"})
     assert rec.get("account", pending)["kyc_checked_on"] == dt.date.today()
     rec.create("contract", {"account": pending, "product": card, "card_last_digits": "4242"})
+    current = product(bank, "current_account")
+    with pytest.raises(ValidationFailed) as mistyped:
+        rec.create(
+            "contract",
+            {"account": pending, "product": current, "iban": "ES91 2100 0418 4502 0005 1333"},
+        )
+    assert "the check digits of" in mistyped.value.errors["iban"]
+    opened = rec.create(
+        "contract",
+        {"account": pending, "product": current, "iban": "es91 2100 0418 4502 0005 1332"},
+    )
+    assert rec.get("contract", opened.id)["iban"] == "ES9121000418450200051332"
     with pytest.raises(ValidationFailed) as loan:
         rec.create("contract", {"account": pending, "product": product(bank, "loan")})
     assert "principal" in loan.value.errors
