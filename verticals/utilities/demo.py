@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from faker import Faker
 
 from framework.records import Actor, utcnow
 from storage.tables import column_name
@@ -40,16 +41,6 @@ TARIFFS = [
     ("LUZ-3P", "Luz tres periodos", "electricity", "kwh", "0.121000", "4.20", True, "48.00"),
     ("AGUA-DOM", "Agua doméstica", "water", "m3", "1.350000", "6.10", False, "22.00"),
 ]
-STREETS = [
-    "Calle Betis",
-    "Calle San Jacinto",
-    "Avenida Eduardo Dato",
-    "Calle Feria",
-    "Calle Resolana",
-    "Avenida de Andalucía",
-    "Calle Real",
-    "Calle Larga",
-]
 
 
 def _ids(ficha: Ficha, name: str, limit: int, **where: Any) -> list[Any]:
@@ -72,6 +63,8 @@ def fill(context: DemoContext) -> None:
     def make(obj: str, values: dict[str, Any]) -> Any:
         return create(obj, values, DEMO)
 
+    fake = Faker("es_ES")  # Spanish street names; the areas are Seville's
+    fake.seed_instance(context.seed)
     users = {u.username: u.id for u in _ids(ficha, "user", 100)}
     areas = [make("service_area", {"code": c, "name": n, "region": r}).id for c, n, r in AREAS]
     tariffs = []
@@ -103,7 +96,7 @@ def fill(context: DemoContext) -> None:
     points: list[tuple[int, int, int, int]] = []  # account, area, premise, supply point
     for n, account in enumerate(customers):
         with ficha.records.transaction() as conn:
-            points.append(_supply(ficha, conn, rnd, n, account.id, areas, tariffs))
+            points.append(_supply(ficha, conn, rnd, fake, n, account.id, areas, tariffs))
     _incidents(ficha, rnd, points, users)
     _complaints(ficha, rnd, customers)
     _moves(ficha, points)
@@ -114,6 +107,7 @@ def _supply(
     ficha: Ficha,
     conn: Any,
     rnd: random.Random,
+    fake: Faker,
     n: int,
     account: int,
     areas: list[int],
@@ -126,8 +120,8 @@ def _supply(
     premise = make(
         "premise",
         {
-            "address": f"{rnd.choice(STREETS)} {rnd.randrange(1, 120)}, {rnd.randrange(1, 6)}º",
-            "postcode": f"410{rnd.randrange(10, 99)}",
+            "address": fake.street_address(),
+            "postcode": f"410{fake.random_int(10, 99)}",
             "city": "Sevilla",
             "area": area,
             "kind": "home" if n % 4 else "business",
