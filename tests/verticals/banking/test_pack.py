@@ -62,3 +62,13 @@ def test_the_pack_loads_migrates_and_every_screen_renders(bank: Any) -> None:
             "/admin/mortgage_simulation/detail", params={"pk": ids["mortgage_simulation"]}
         ).text
         assert "853.58" in simulation  # the monthly payment the pack computed
+
+
+def test_the_banking_and_utilities_packs_combine(sqlite_project: Any) -> None:
+    """A multi-service company (a utility that also lends) enables both: their extensions
+    of the same core objects merge, and the database is exactly the merged model."""
+    ficha = sqlite_project.migrated({}, packs=("utilities", "banking"))
+    assert [p.name for p in ficha.model.packs][-3:] == ["core", "utilities", "banking"]
+    contract = ficha.model["contract"].fields
+    assert {"supply_point", "term", "iban", "principal"} <= set(contract)
+    assert drift(ficha.storage) == []
