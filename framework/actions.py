@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from framework.behaviour import CompiledAction, CompiledRule, Value, render_template
+from framework.behaviour import (
+    RECIPIENT_KINDS,
+    CompiledAction,
+    CompiledRule,
+    Value,
+    render_template,
+)
 from framework.expressions import Context
 from framework.expressions.evaluate import plain
 from framework.expressions.resolver import SqlAggregateResolver
@@ -86,15 +92,39 @@ def run_action(ctx: ActionContext, plugin_actions: Mapping[str, PluginAction]) -
 
 
 def _recipients(ctx: ActionContext, value: Any) -> list[int]:
-    """User ids from what `to:` gave: a user id, a list of them, or 'role:x' / 'team:x'."""
+    """User ids from what `to:` gave: a user id, a username, a list of them, or
+    'role:x' / 'team:x' / 'group:x' / 'territory:x'."""
     if value is None:
         return []
-    if isinstance(value, list):
-        return [int(plain(v)) for v in value if plain(v) is not None]
-    if isinstance(value, str) and ":" in value:
-        kind, _, name = value.partition(":")
-        return _users_in(ctx, **{kind.strip(): name.strip()})
-    return [int(plain(value))]
+    if isinstance(value, list | tuple):
+        found: list[int] = []
+        for item in value:
+            found += [i for i in _recipients(ctx, plain(item)) if i not in found]
+        return found
+    value = plain(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if ":" in text:
+            kind, _, name = text.partition(":")
+            key = RECIPIENT_KINDS.get(kind.strip().lower())
+            if key is None:
+                raise ValueError(
+                    f"rule '{ctx.rule.name}': cannot notify '{text}' (write a username, "
+                    "or role:, team:, group: or territory: before a name)"
+                )
+            return _users_in(ctx, **{key: name.strip()})
+        if text.isdigit():
+            return [int(text)]
+        return _users_named(ctx, text)
+    return [int(value)]
+
+
+def _users_named(ctx: ActionContext, username: str) -> list[int]:
+    users = ctx.records.storage.table("user")
+    found = ctx.conn.execute(
+        sa.select(users.c.id).where(users.c.username == username, users.c.deleted_at.is_(None))
+    ).scalar()
+    return [] if found is None else [int(found)]
 
 
 def _users_in(

@@ -16,6 +16,7 @@ from framework.audit import AuditTrail
 from framework.auth import Auth
 from framework.behaviour import Behaviour, compile_behaviour
 from framework.errors import ModelError, SettingsError
+from framework.expressions.evaluate import set_project_timezone
 from framework.permissions import Permissions
 from framework.records import RecordService
 from framework.rules import RuleEngine
@@ -166,6 +167,7 @@ class Ficha:
         cls, settings: Settings, pm: FichaPluginManager | None = None, *, echo: bool = False
     ) -> Ficha:
         pm = pm or get_plugin_manager()
+        set_project_timezone(settings.timezone)  # today() is the date in the project's zone
         warnings: list[Problem] = []
         model = load_model(settings, pm, warnings=warnings)
         actions = plugin_actions(pm)
@@ -193,6 +195,7 @@ class Ficha:
         records.changes_since = audit.changes_since
         scheduler = Scheduler(storage, settings.timezone)
         rules = RuleEngine(records, behaviour, actions, scheduler)
+        scheduler.on_stopped = rules.notify_admins
         scheduler.handle("rule", rules.run_timed)
         scheduler.handle(
             "recurring",

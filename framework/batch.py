@@ -17,7 +17,7 @@ import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -161,7 +161,7 @@ def _fast(f: FieldDef, plan: _Plan) -> Any:
         def number(raw: str) -> Any:
             if not match(raw):
                 return None
-            value = Decimal(raw).quantize(quantum)
+            value = Decimal(raw).quantize(quantum, rounding=ROUND_HALF_UP)
             return value if len(value.as_tuple().digits) <= precision else None
 
         return number

@@ -30,6 +30,9 @@ from modeler.schema import (
 )
 
 PLACEHOLDER_RE = re.compile(r"\{([a-z_][a-z0-9_.]*)\}")
+#: the kinds of recipient `notify: {to: "kind:name"}` names; `group` is another word for team
+RECIPIENT_KINDS = {"role": "role", "team": "team", "group": "team", "territory": "territory"}
+NOTIFY_LEVELS = ("info", "warning", "alert")
 
 
 @dataclass(frozen=True)
@@ -177,7 +180,19 @@ class _Compiler:
                     t.guard, obj.name, f"the 'when' of the transition to {t.target}"
                 )
                 result.transitions.append(CompiledTransition(t, guard))
+        named: dict[str, SourcePos] = {}
         for rule in obj.rules:
+            first = named.setdefault(rule.name, rule.pos)
+            if first is not rule.pos:  # an extension reuses a name of the pack (or another)
+                self.error(
+                    "M072",
+                    f"two rules of {obj.name} are named '{rule.name}': here and at "
+                    f"{first.file}:{first.line}:{first.column}",
+                    rule.pos,
+                    "give each rule its own name (the scheduler and the audit tell them "
+                    "apart by it)",
+                )
+                continue
             compiled = self.rule(obj, rule)
             if compiled is not None:
                 result.rules.append(compiled)
@@ -336,6 +351,18 @@ class _Compiler:
                 if value is None:
                     return None
                 values[key] = value
+            if action.kind == "notify":
+                self.recipients(values["to"], where, pos)
+                level = options.get("level", "info")
+                if level not in NOTIFY_LEVELS:
+                    self.error(
+                        "M082",
+                        f"notify in {where}: level '{level}' is not one of "
+                        f"{', '.join(NOTIFY_LEVELS)}",
+                        pos,
+                        did_you_mean(str(level), NOTIFY_LEVELS),
+                    )
+                    return None
             for key in ("message", "subject", "body"):
                 if key in options:
                     self.template(str(options[key]), obj, f"{action.kind}.{key} of {where}", pos)
@@ -394,6 +421,31 @@ class _Compiler:
             ),
         )
         return None
+
+    def recipients(self, to: Value, where: str, pos: SourcePos) -> None:
+        """A literal `to:` of notify: a user id, a username, or kind:name (checked here so
+        a typo is a `ficha check` error, not a refused save when the rule runs)."""
+        if to.expression is not None:
+            return
+        for item in to.literal if isinstance(to.literal, list) else [to.literal]:
+            if isinstance(item, bool) or not isinstance(item, str | int):
+                self.error(
+                    "M082",
+                    f"notify in {where}: 'to' cannot be {item!r}",
+                    pos,
+                    "write a username, a user id, role:NAME, team:NAME (or group:NAME), "
+                    "territory:NAME, or =an expression such as =owner",
+                )
+            elif isinstance(item, str) and ":" in item:
+                kind = item.partition(":")[0].strip().lower()
+                if kind not in RECIPIENT_KINDS:
+                    self.error(
+                        "M082",
+                        f"notify in {where}: '{kind}:' is not a kind of recipient",
+                        pos,
+                        did_you_mean(kind, list(RECIPIENT_KINDS))
+                        or "use role:, team:, group: or territory:",
+                    )
 
     def template(self, text: str, obj: ObjectDef, what: str, pos: SourcePos) -> None:
         for name in PLACEHOLDER_RE.findall(text):

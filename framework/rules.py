@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 from framework.actions import ActionContext, PluginAction, run_action
 from framework.behaviour import Behaviour, CompiledRule
 from framework.enforce import user_context
+from framework.errors import ValidationFailed
 from framework.expressions import Context
 from framework.expressions.evaluate import plain
 from framework.expressions.resolver import SqlAggregateResolver
@@ -148,12 +149,21 @@ class RuleEngine:
             actor.email,
         )
         for action in rule.actions:
-            run_action(
-                ActionContext(
-                    self.records, conn, rule, action, rule.object, values, as_rule, context
-                ),
-                self.plugin_actions,
-            )
+            try:
+                run_action(
+                    ActionContext(
+                        self.records, conn, rule, action, rule.object, values, as_rule, context
+                    ),
+                    self.plugin_actions,
+                )
+            except ValidationFailed as exc:
+                if exc.object_name == rule.object:
+                    raise
+                # refused on another record (the task it creates, say): the form of this
+                # record has no field for that, so the message goes to the whole form
+                raise ValidationFailed(
+                    rule.object, {"__all__": f"rule '{rule.name}' could not run: {exc}"}
+                ) from exc
             if writes_own_record(action):  # later actions see the values just set
                 fresh = self.records.reader.get(conn, rule.object, int(values["id"]))
                 values = _plain(fresh) or values
@@ -162,9 +172,17 @@ class RuleEngine:
     def run_timed(self, conn: Connection, payload: Mapping[str, Any]) -> None:
         """An `after` rule whose time has come: it runs if its condition still holds."""
         rule = self._rule(str(payload["object"]), str(payload["rule"]))
-        record = self.records.reader.get(conn, rule.object, int(payload["id"]))
-        if record is None:
-            return  # deleted meanwhile
+        if rule.rule.after_event == "delete":
+            # `after: delete` is about a deleted record: it runs unless it was restored
+            record = self.records.reader.get(
+                conn, rule.object, int(payload["id"]), include_deleted=True
+            )
+            if record is None or record.get("deleted_at") is None:
+                return
+        else:
+            record = self.records.reader.get(conn, rule.object, int(payload["id"]))
+            if record is None:
+                return  # deleted meanwhile
         self.run(rule, conn, record, None, self._actor(conn, payload.get("actor")))
 
     def run_scheduled(self, conn: Connection, object_name: str, rule_name: str) -> int:
@@ -182,6 +200,25 @@ class RuleEngine:
                 system = Actor(None, f"schedule {rule_name}", "rule")
                 count += self.run(rule, conn, record, None, system)
         return count
+
+    def notify_admins(self, message: str) -> None:
+        """An in-app alert to every active administrator (a scheduled rule stopped)."""
+        users = self.records.storage.table("user")
+        live = [users.c.deleted_at.is_(None), users.c.active.is_not(False)]
+        permissions = self.records.permissions
+        if permissions is None or permissions.roles.declared:
+            roles = permissions.roles.roles if permissions is not None else {}
+            admins = [name for name, role in roles.items() if role.everything] or ["admin"]
+            live.append(users.c.role.in_(admins))
+        # without roles.yaml everyone is an administrator: everyone is told
+        with self.records.storage.write() as conn:
+            ids = conn.execute(sa.select(users.c.id).where(*live)).scalars()
+            for user_id in ids.all():
+                self.records.create(
+                    "notification",
+                    {"recipient": int(user_id), "message": message[:500], "level": "alert"},
+                    conn=conn,
+                )
 
     def _rule(self, object_name: str, rule_name: str) -> CompiledRule:
         for rule in self.behaviour.of(object_name).rules:

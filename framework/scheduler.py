@@ -27,6 +27,9 @@ log = logging.getLogger("ficha.scheduler")
 
 CLAIM_FOR = dt.timedelta(minutes=5)
 MAX_ATTEMPTS = 5
+#: jobs stopped (and the administrators told) after MAX_ATTEMPTS failures in a row; the
+#: webhook deliveries keep their own count and pause their webhook themselves
+STOPPABLE = ("recurring", "rule")
 
 Handler = Callable[[Connection, Mapping[str, Any]], Any]
 
@@ -58,6 +61,8 @@ class Scheduler:
         self.timezone = timezone
         self.jobs = storage.tables.system["job"]
         self.handlers: dict[str, Handler] = {}
+        #: told (a message) when a rule is stopped after repeated failures
+        self.on_stopped: Callable[[str], None] | None = None
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
 
     def handle(self, kind: str, handler: Handler) -> None:
@@ -78,14 +83,30 @@ class Scheduler:
         )
 
     def ensure_recurring(self, name: str, schedule: str, payload: Mapping[str, Any]) -> None:
-        """Make sure a pending job exists for a recurring schedule (idempotent)."""
+        """Make sure a pending job exists for a recurring schedule (idempotent). A pending
+        run planned under another schedule (the YAML changed) is planned again; a rule
+        stopped after repeated failures starts again here, at the next start."""
+        j = self.jobs
         with self.storage.write() as conn:
             pending = conn.execute(
-                sa.select(self.jobs.c.id)
-                .where(self.jobs.c.name == name, self.jobs.c.done_at.is_(None))
-                .limit(1)
-            ).first()
-            if pending is None:
+                sa.select(j.c.id, j.c.payload, j.c.attempts)
+                .where(j.c.name == name, j.c.done_at.is_(None))
+                .order_by(j.c.id)
+            ).all()
+            for job in pending:
+                stuck = int(job.attempts or 0) >= MAX_ATTEMPTS  # left by an older version
+                if stuck or (job.payload or {}).get("schedule") != schedule:
+                    conn.execute(
+                        j.update()
+                        .where(j.c.id == job.id)
+                        .values(
+                            run_at=next_time(schedule, utcnow(), self.timezone),
+                            payload={**(job.payload or {}), **payload, "schedule": schedule},
+                            attempts=0,
+                            error=None,
+                        )
+                    )
+            if not pending:
                 self.schedule(
                     conn,
                     "recurring",
@@ -159,17 +180,38 @@ class Scheduler:
             return True
         except Exception as exc:  # a job's failure is recorded and retried, never fatal
             log.warning("job %s (%s) failed: %s", job_id, job.name, exc)
+            error = f"{type(exc).__name__}: {exc}"[:1900]
+            stop = job.kind in STOPPABLE and int(job.attempts or 0) >= MAX_ATTEMPTS
             with self.storage.write() as conn:
                 conn.execute(
                     j.update()
                     .where(j.c.id == job_id)
                     .values(
-                        error=f"{type(exc).__name__}: {exc}"[:2000],
+                        error=f"stopped after {MAX_ATTEMPTS} failures in a row; {error}"
+                        if stop
+                        else error,
                         claimed_until=utcnow()
                         + dt.timedelta(minutes=2 ** min(int(job.attempts or 1), 6)),
+                        **({"done_at": utcnow()} if stop else {}),
                     )
                 )
+            if stop:
+                self._stopped(job.name, error)
             return False
+
+    def _stopped(self, name: str, error: str) -> None:
+        """Tell the administrators a rule stopped (and why); never fails the scheduler."""
+        message = (
+            f"The rule {name} failed {MAX_ATTEMPTS} times in a row and was stopped: {error}. "
+            "Fix it; it starts again when ficha serve or ficha worker starts."
+        )
+        log.error(message)
+        if self.on_stopped is None:
+            return
+        try:
+            self.on_stopped(message)
+        except Exception as exc:  # the alert is a courtesy; the stop is recorded anyway
+            log.warning("could not notify the administrators: %s", exc)
 
     def tick(self, now: dt.datetime | None = None) -> int:
         """Claim and run every due job; returns how many ran."""

@@ -39,6 +39,20 @@ SCHEDULE_RE = re.compile(
 )
 
 
+def schedule_problem(schedule: str) -> str | None:
+    """What is wrong with a schedule (None when the scheduler can plan it)."""
+    text = schedule.strip().lower()
+    if not SCHEDULE_RE.fullmatch(text):
+        return f"cannot read the schedule '{schedule}'"
+    clock = re.search(r"(\d{1,2}):(\d{2})$", text)
+    if clock and (int(clock.group(1)) > 23 or int(clock.group(2)) > 59):
+        return f"'{schedule}' is not a time of day (00:00 to 23:59)"
+    every = re.fullmatch(r"every (\d+) (minute|hour)s?", text)
+    if every and int(every.group(1)) == 0:
+        return f"'{schedule}' never comes round: the interval must be at least 1"
+    return None
+
+
 def _text(node: Node | None) -> str | None:
     if node is None or node.value is None or node.is_map or node.is_list:
         return None
@@ -221,7 +235,7 @@ def _rules(reader: _Reader, node: Node) -> Iterable[RuleDef]:
     if not node.is_list:
         reader.error("M012", "rules must be a list", node.pos)
         return
-    seen: set[str] = set()
+    seen: dict[str, SourcePos] = {}
     for index, item in enumerate(node, start=1):
         if not item.is_map:
             reader.error("M012", "each rule must be a mapping (name, on, if, do)", item.pos)
@@ -229,10 +243,15 @@ def _rules(reader: _Reader, node: Node) -> Iterable[RuleDef]:
         reader.keys(item, RULE_KEYS, "a rule")
         name = _text(item.get("name")) or f"rule {index}"
         if name in seen:
+            first = seen[name]
             reader.error(
-                "M072", f"two rules are named '{name}'", item.pos, "give each rule its own name"
+                "M072",
+                f"two rules are named '{name}': here and at {first.file}:{first.line}:"
+                f"{first.column}",
+                item.pos,
+                "give each rule its own name",
             )
-        seen.add(name)
+        seen.setdefault(name, item.pos)
         trigger = _trigger(reader, item.get("on"), item.pos)
         if trigger is None:
             continue
@@ -278,10 +297,11 @@ def _trigger(reader: _Reader, node: Node | None, pos: SourcePos) -> dict[str, An
         }
     if node.get("schedule") is not None:
         schedule = _text(node.get("schedule")) or ""
-        if not SCHEDULE_RE.fullmatch(schedule):
+        problem = schedule_problem(schedule)
+        if problem:
             reader.error(
                 "M074",
-                f"cannot read the schedule '{schedule}'",
+                problem,
                 node.get("schedule").pos,  # type: ignore[union-attr]
                 "use hourly, daily 07:00, weekdays 08:30, every 15 minutes or every 2 hours",
             )
@@ -289,13 +309,14 @@ def _trigger(reader: _Reader, node: Node | None, pos: SourcePos) -> dict[str, An
         return {"on": "schedule", "schedule": schedule}
     if node.get("after") is not None:
         event = _text(node.get("after")) or "save"
-        minutes_node = node.get("minutes") or node.get("hours")
-        factor = 60 if node.get("hours") is not None else 1
+        parts = [(node.get("minutes"), 1), (node.get("hours"), 60)]
+        given = [(n.value, factor) for n, factor in parts if n is not None]
+        delay = sum(v * factor for v, factor in given if isinstance(v, int))
         if (
             event not in EVENTS
-            or minutes_node is None
-            or not isinstance(minutes_node.value, int)
-            or minutes_node.value <= 0
+            or not given
+            or any(isinstance(v, bool) or not isinstance(v, int) or v < 0 for v, _ in given)
+            or delay <= 0
         ):
             reader.error(
                 "M074",
@@ -304,7 +325,7 @@ def _trigger(reader: _Reader, node: Node | None, pos: SourcePos) -> dict[str, An
                 "e.g. on: {after: create, minutes: 30}",
             )
             return None
-        return {"on": "after", "after_event": event, "delay_minutes": minutes_node.value * factor}
+        return {"on": "after", "after_event": event, "delay_minutes": delay}
     reader.error("M073", "cannot tell when this rule runs", node.pos, hint)
     return None
 

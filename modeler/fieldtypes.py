@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -120,7 +120,7 @@ def _coerce_decimal(f: FieldDef, value: Any, ctx: CoerceContext) -> Decimal:
     scale = f.scale if f.scale is not None else _DEFAULT_SCALE.get(f.type, 4)
     precision = f.precision or 18
     quantum = Decimal(1).scaleb(-scale)
-    number = number.quantize(quantum)
+    number = number.quantize(quantum, rounding=ROUND_HALF_UP)  # 0.125 → 0.13, as by hand
     if len(number.as_tuple().digits) > precision:
         raise ValueError(f"{value} has more than {precision} digits")
     return number

@@ -326,7 +326,11 @@ class _Binder:
 
     def _path(self, node: s.Path, obj: str) -> Bound:
         parts = node.parts
-        if parts[0] == "user" and obj == self.scope.object:
+        # `user.…` is the person signed in, at the top and inside an aggregate's `where`
+        # (count(tickets where owner == user.id)), unless that object has a `user` field
+        if parts[0] == "user" and (
+            obj == self.scope.object or "user" not in self.model[obj].fields
+        ):
             if not self.scope.user:
                 raise ExpressionError("user is not known here", node.at)
             if len(parts) != 2 or parts[1] not in USER_ATTRIBUTES:
@@ -601,10 +605,28 @@ class _Binder:
                     f"{node.name}() needs {wanted.replace('|', ' or ')} here, not {arg.type}",
                     arg_node.at,
                 )
-        if function.returns == "arg0":
+        if node.name in ("coalesce", "if"):
+            first = 0 if node.name == "coalesce" else 1
+            a, b = args[first].type, args[first + 1].type
+            if not _same_kind(a, b):
+                raise ExpressionError(
+                    f"{node.name}() gives {a} or {b}: both values must be of one kind",
+                    node.args[first + 1].at,
+                    "convert one of them, e.g. coalesce(amount, 0) for a number, "
+                    'coalesce(name, "") for text',
+                )
+        if node.name == "coalesce":
+            result = args[0].type if args[0].type != NULL else args[1].type
+            if result.numeric and args[1].type.numeric and result.kind != args[1].type.kind:
+                result = Type("decimal", max(args[0].type.scale, args[1].type.scale))
+        elif function.returns == "arg0":
             result = args[0].type
         elif function.returns == "arg1":
             result = args[1].type if args[1].type != NULL else args[2].type
+            if result.numeric and args[2].type.numeric and result.kind != args[2].type.kind:
+                result = Type("decimal", max(args[1].type.scale, args[2].type.scale))
+        elif node.name == "round" and _round_scale(args) == 0:
+            result = INTEGER  # round(x) is a whole number: it fits an integer field
         else:
             result = {
                 "decimal": Type("decimal", _round_scale(args)),
@@ -708,7 +730,10 @@ def _date_literal(side: Bound, other: Bound, at: int) -> Bound:
     try:
         if other.type.kind == "date":
             return BLiteral(DATE, dt.date.fromisoformat(side.value))
-        return BLiteral(DATETIME, dt.datetime.fromisoformat(side.value))
+        moment = dt.datetime.fromisoformat(side.value)
+        if moment.tzinfo is not None:  # stored date-times are UTC without an offset
+            moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
+        return BLiteral(DATETIME, moment)
     except ValueError:
         raise ExpressionError(
             f"'{side.value}' is not a date", at, 'write dates as "YYYY-MM-DD"'
@@ -722,6 +747,15 @@ def _accepts(wanted: str, got: Type) -> bool:
     if "number" in kinds and got.numeric:
         return True
     return got.kind in kinds or (got.kind == "integer" and "decimal" in kinds)
+
+
+def _same_kind(a: Type, b: Type) -> bool:
+    """Whether two values can stand for each other (in coalesce() and if())."""
+    if a.kind in ("null", "any") or b.kind in ("null", "any"):
+        return True
+    if a.numeric and b.numeric:
+        return True
+    return a.kind == b.kind or {a.kind, b.kind} == {"date", "datetime"}
 
 
 def _round_scale(args: tuple[Bound, ...]) -> int:

@@ -9,8 +9,10 @@ at the precision of their fields, division by zero is empty, text compared exact
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import operator
 import re
+import zoneinfo
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -41,10 +43,30 @@ class Context:
     )
     before: Mapping[str, Any] | None = None  # the record before the change (rules)
     params: Mapping[str, Any] | None = None  # report parameters (:name), already typed
+    timezone: str | None = None  # None: the project's (set_project_timezone)
 
     @property
     def today(self) -> dt.date:
-        return self.now.date()
+        """The date on the project's clocks (ficha.yaml `timezone:`): just after midnight
+        in Madrid it is already tomorrow there, though still today in UTC."""
+        zone = _zone(self.timezone or _PROJECT_TIMEZONE[0])
+        return self.now.replace(tzinfo=dt.UTC).astimezone(zone).date()
+
+
+#: the timezone of the loaded project; Ficha.load sets it from ficha.yaml
+_PROJECT_TIMEZONE = ["UTC"]
+
+
+def set_project_timezone(name: str) -> None:
+    _zone(name)  # an unknown zone is refused here, not at the first today()
+    _PROJECT_TIMEZONE[0] = name
+
+
+@functools.lru_cache(maxsize=16)
+def _zone(name: str) -> dt.tzinfo:
+    if name.upper() == "UTC":
+        return dt.UTC
+    return zoneinfo.ZoneInfo(name)
 
 
 def quantize(value: Any, scale: int) -> Any:
@@ -307,7 +329,9 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "hour": lambda n, x: x.hour,
     "days_between": lambda n, x, y: (_day(y) - _day(x)).days,
     "abs": lambda n, x: abs(x),
-    "round": lambda n, x, places=0: quantize(x, n.type.scale),
+    "round": lambda n, x, places=0: (
+        int(quantize(x, 0)) if n.type.kind == "integer" else quantize(x, n.type.scale)
+    ),
 }
 
 

@@ -253,7 +253,8 @@ class SqlCompiler:
         if name == "abs":
             return sa.func.abs(args[0])
         if name == "round":
-            return self.dialect.round_to(args[0], node.type.scale)
+            rounded = self.dialect.round_to(args[0], node.type.scale)
+            return sa.cast(rounded, sa.Integer) if node.type.kind == "integer" else rounded
         if name == "coalesce":
             return sa.func.coalesce(*args)
         if name == "if":
