@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from starlette.testclient import TestClient
 
+from framework.app import create_app
 from framework.errors import ValidationFailed
 from framework.records import utcnow
 from storage.tables import column_name
@@ -225,3 +227,42 @@ def test_complaints_have_a_regulatory_deadline(bank: Any) -> None:
         f"({late['response_due']})",
         "alert",
     ) in [tuple(m) for m in messages]
+
+
+def test_the_banks_website_posts_a_simulation_through_the_api(bank: Any) -> None:
+    """The seed's example end to end: the website (a token of its own) posts what the
+    customer typed; the answer carries the monthly payment; a refused figure is named."""
+    account = customer(bank, "Desde La Web")
+    user = bank.records.create("user", {"username": "website", "name": "Website", "role": "admin"})
+    token = bank.auth.create_token(user.id, "bank website")
+    with TestClient(create_app(bank.settings, ficha=bank)) as client:
+        headers = {"Authorization": f"Bearer {token}"}
+        posted = client.post(
+            "/api/v1/mortgage_simulation",
+            headers=headers,
+            json={
+                "account": account,
+                "channel": "web",
+                "property_value": "250000",
+                "loan_amount": "180000",
+                "term_years": 25,
+                "interest_rate": "3",
+            },
+        )
+        assert posted.status_code == 201, posted.text
+        made = posted.json()
+        shown = client.get(f"/api/v1/mortgage_simulation/{made['id']}", headers=headers).json()
+        assert Decimal(str(shown["monthly_payment"])) == Decimal("853.58")
+        refused = client.post(
+            "/api/v1/mortgage_simulation",
+            headers=headers,
+            json={
+                "account": account,
+                "property_value": "100000",
+                "loan_amount": "150000",
+                "term_years": 25,
+                "interest_rate": "3",
+            },
+        )
+        assert refused.status_code == 422
+        assert "The loan cannot be more than the property's value" in refused.text
