@@ -13,6 +13,7 @@ from framework.app import create_app
 from storage.drift import drift
 from tests.conftest import session_cookie
 from tests.verticals.banking.conftest import customer, product
+from verticals.banking import PACK
 
 EXTENDED = ("account", "product", "contract")
 
@@ -62,6 +63,12 @@ def test_the_pack_loads_migrates_and_every_screen_renders(bank: Any) -> None:
             "/admin/mortgage_simulation/detail", params={"pk": ids["mortgage_simulation"]}
         ).text
         assert "853.58" in simulation  # the monthly payment the pack computed
+        # the pack's reports, with the records above in them
+        reports = sorted(p.stem for p in (PACK.path / "reports").glob("*.yaml"))
+        assert len(reports) >= 2
+        for name in reports:
+            response = client.get(f"/admin/reports/{name}")
+            assert response.status_code == 200, (name, response.text[-800:])
 
 
 def test_the_banking_and_utilities_packs_combine(sqlite_project: Any) -> None:

@@ -14,6 +14,7 @@ from framework.app import create_app
 from storage.drift import drift
 from tests.conftest import session_cookie
 from tests.verticals.utilities.helpers import supply
+from verticals.utilities import PACK
 
 EXTENDED = ("account", "product", "contract")
 
@@ -80,3 +81,9 @@ def test_the_pack_loads_migrates_and_every_screen_renders(utility: Any) -> None:
         assert "Churn risk" in detail and "Supply points held" in detail
         listed = client.get("/admin/supply_point/list").text
         assert "Supply points" in listed
+        # the pack's reports, with the records above in them
+        reports = sorted(p.stem for p in (PACK.path / "reports").glob("*.yaml"))
+        assert len(reports) >= 2
+        for name in reports:
+            response = client.get(f"/admin/reports/{name}")
+            assert response.status_code == 200, (name, response.text[-800:])
