@@ -87,3 +87,6 @@ def test_the_pack_loads_migrates_and_every_screen_renders(utility: Any) -> None:
         for name in reports:
             response = client.get(f"/admin/reports/{name}")
             assert response.status_code == 200, (name, response.text[-800:])
+        wallboard = client.get("/admin/monitors/network_now")
+        assert wallboard.status_code == 200, wallboard.text[-800:]
+        assert "Outages not restored" in wallboard.text and "OUT-" in wallboard.text
