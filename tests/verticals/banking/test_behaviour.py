@@ -14,11 +14,17 @@ from starlette.testclient import TestClient
 
 from framework.app import create_app
 from framework.errors import ValidationFailed
+from framework.expressions.evaluate import Context
 from framework.records import utcnow
 from storage.tables import column_name
 from tests.verticals.banking.conftest import customer, product, user_id
 from verticals.banking.actions import annuity
 from verticals.banking.iban import make_iban, normalize_iban
+
+
+def project_today() -> dt.date:
+    """Today on the project's clock (ficha.yaml timezone), as `today()` in rules sees it."""
+    return Context().today
 
 
 def rows(ficha: Any, name: str, **where: Any) -> list[Any]:
@@ -60,7 +66,7 @@ def test_no_bank_product_without_a_verified_kyc(bank: Any) -> None:
         "account": "The customer's KYC must be verified before a bank product is opened"
     }
     rec.update("account", pending, {"kyc_status": "verified"})
-    assert rec.get("account", pending)["kyc_checked_on"] == dt.date.today()
+    assert rec.get("account", pending)["kyc_checked_on"] == project_today()
     rec.create("contract", {"account": pending, "product": card, "card_last_digits": "4242"})
     current = product(bank, "current_account")
     with pytest.raises(ValidationFailed) as mistyped:
@@ -94,7 +100,7 @@ def test_kyc_rejection_review_and_politically_exposed_people(bank: Any) -> None:
     pep = customer(bank, "Persona Expuesta")
     rec.update("account", pep, {"pep": True})
     assert rec.get("account", pep)["risk_rating"] == "high"
-    checked = dt.date.today() - dt.timedelta(days=400)
+    checked = project_today() - dt.timedelta(days=400)
     rec.update("account", pep, {"kyc_checked_on": checked})
     assert rec.get("account", pep)["kyc_review_due"] == checked + dt.timedelta(days=365)
     low = customer(bank, "Riesgo Bajo")
@@ -126,7 +132,11 @@ def test_a_web_simulation_reaches_the_personal_manager_the_next_day(bank: Any) -
     found = rec.get("mortgage_simulation", yesterday.id)
     assert found["monthly_payment"] == Decimal("853.58")
     assert found["loan_to_value"] == Decimal("72.00")
-    today = simulate(bank, account, loan_amount="100000")  # made today: tomorrow's turn
+    # made today: tomorrow's turn (a few hours ahead, so that it is today on the project's
+    # clock whatever the hour in UTC)
+    today = simulate(
+        bank, account, loan_amount="100000", simulated_at=utcnow() + dt.timedelta(hours=3)
+    )
     branch = simulate(  # made at the branch: the manager already knows
         bank, account, channel="branch", simulated_at=utcnow() - dt.timedelta(days=2)
     )
@@ -204,13 +214,13 @@ def test_complaints_have_a_regulatory_deadline(bank: Any) -> None:
         {"status": "answered", "answer": "Refunded", "outcome": "upheld"},
     )
     answered = rec.get("bank_complaint", transfer["id"])
-    assert answered["answered_on"] == dt.date.today() and answered["answered_late"]
+    assert answered["answered_on"] == project_today() and answered["answered_late"]
     assert rec.get("account", person)["open_complaints"] == 1
 
     carmen = user_id(bank, "carmen")
-    soon = complain(person, "service", received_on=dt.date.today() - dt.timedelta(days=27))
-    late = complain(person, "service", received_on=dt.date.today() - dt.timedelta(days=31))
-    relaxed = complain(person, "service", received_on=dt.date.today())
+    soon = complain(person, "service", received_on=project_today() - dt.timedelta(days=27))
+    late = complain(person, "service", received_on=project_today() - dt.timedelta(days=31))
+    relaxed = complain(person, "service", received_on=project_today())
     scheduled(bank, "bank_complaint", "deadline in five days")
     scheduled(bank, "bank_complaint", "deadline missed")
     assert rec.get("bank_complaint", soon["id"])["deadline_warned"]

@@ -12,9 +12,15 @@ import pytest
 import sqlalchemy as sa
 
 from framework.errors import ValidationFailed
+from framework.expressions.evaluate import Context
 from framework.records import utcnow
 from storage.tables import column_name
 from tests.verticals.utilities.helpers import supply
+
+
+def project_today() -> dt.date:
+    """Today on the project's clock (ficha.yaml timezone), as `today()` in rules sees it."""
+    return Context().today
 
 
 def rows(ficha: Any, name: str, **where: Any) -> list[Any]:
@@ -118,7 +124,7 @@ def test_the_churn_risk_follows_disputes_tenure_and_the_contract(utility: Any) -
         {"status": "upheld", "refund_amount": "60.00", "resolution": "Charged twice in May"},
     )
     decided = rec.get("billing_dispute", dispute.id)
-    assert decided["resolved_on"] == dt.date.today()
+    assert decided["resolved_on"] == project_today()
     assert decided["response_due"] == decided["opened_on"] + dt.timedelta(days=30)
     assert rec.get("account", made.account)["churn_risk"] == "medium"
 
