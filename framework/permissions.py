@@ -8,6 +8,7 @@ records service with the same conditions. Rules and system jobs act with full ri
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,9 @@ from storage.tables import column_name
 
 #: channels that act for Ficha itself (rules, jobs, the command line), not for a person
 TRUSTED = frozenset({"system", "rule", "script", "cli"})
+#: above this many records a team's records are found by walking the list's order
+SHARE = 5_000
+SHARE_TTL = 600.0  # seconds
 VERBS = {
     "read": "see",
     "create": "create",
@@ -52,6 +56,8 @@ class Permissions:
         self.model: Model = storage.model
         self.roles = roles
         self.expressions: dict[tuple[str, str, str], Expression] = {}
+        #: (object, team members) → (owns more than SHARE records, when that was counted)
+        self._shares: dict[tuple[str, frozenset[int]], tuple[bool, float]] = {}
 
     def compile(self) -> list[Problem]:
         """Compile the expression scopes of roles.yaml against the model."""
@@ -130,13 +136,42 @@ class Permissions:
         members = self.team_members(who)
         if len(members) <= 1:
             return owner == who.actor.user_id
-        # A team owns a good share of the records: walking the list's sort index and
-        # keeping the team's rows fills a page at once, while seeking each member's rows
-        # in the owner's index and sorting them all reads the team's whole share (on
-        # SQLite, 1,000,000 rows of which the team owns 12%: 2 s instead of 1 ms, see
-        # bench/permissions.py). SQLite must be told not to seek (order_after_filter is its
-        # unary +); the other planners weigh the LIMIT themselves and are left alone.
-        return self.storage.dialect.order_after_filter(owner).in_(sorted(members))
+        condition = owner.in_(sorted(members))
+        if self._big_share(object_name, condition, table, members):
+            # The team owns many records: walking the list's sort index and keeping the
+            # team's rows fills a page at once, while seeking each member's rows in the
+            # owner's index and sorting them all reads the team's whole share (SQLite,
+            # 1,000,000 rows of which the team owns 12%: 2 s instead of 1 ms, see
+            # bench/permissions.py). A small share is best sought, and left as it is.
+            return self.storage.dialect.frequent(condition)
+        return condition
+
+    def _big_share(
+        self, object_name: str, condition: Any, table: sa.FromClause, members: frozenset[int]
+    ) -> bool:
+        """Whether a team owns more than SHARE live records of an object: counted (at most
+        SHARE + 1 index entries) only where the database needs the hint, and remembered
+        for a few minutes, since a team's share changes slowly."""
+        if self.storage.dialect.frequent(condition) is condition:
+            return False  # this database's planner needs no hint
+        key = (object_name, members)
+        now = time.monotonic()
+        known = self._shares.get(key)
+        if known is not None and now - known[1] < SHARE_TTL:
+            return known[0]
+        probe = (
+            sa.select(sa.literal(1))
+            .select_from(table)
+            .where(condition, table.c.deleted_at.is_(None))
+            .limit(SHARE + 1)
+        )
+        with self.storage.read() as conn:
+            found = conn.execute(sa.select(sa.func.count()).select_from(probe.subquery())).scalar()
+        big = int(found or 0) > SHARE
+        if len(self._shares) > 1000:
+            self._shares.clear()
+        self._shares[key] = (big, now)
+        return big
 
     def _owner_column(self, object_name: str, table: sa.FromClause) -> Any:
         """Whose record it is: its `owner` link to a user, else who created it."""

@@ -116,6 +116,13 @@ class Dialect:
         already narrowed the rows to a few, so they are found first and sorted after."""
         return expr
 
+    def frequent(self, condition: Any) -> Any:
+        """A condition that holds for a large share of the rows (a team's records): the
+        planner should walk the index of the order and test it row by row rather than
+        seek the rows by it and sort them all. The condition itself when the planner
+        weighs a LIMIT by itself."""
+        return condition
+
     def fence(self, select: sa.Select[Any]) -> sa.Select[Any]:
         """A subquery the planner must run on its own rather than merge into the query
         around it (so the rows it selects drive the rest)."""
@@ -131,6 +138,14 @@ class SQLiteDialect(Dialect):
         # SQLite's documented way to keep a term from using an index: unary plus (a no-op
         # on every type). Without it an exact lookup walked the whole sort index.
         return UnaryExpression(expr, operator=operators.custom_op("+"), type_=expr.type)
+
+    def frequent(self, condition: Any) -> Any:
+        # likelihood() tells SQLite how often a term holds. At 0.5 a page walks the sort
+        # index and keeps the matching rows (1,000,000 rows, 12% matching: 0.2 ms where
+        # seeking the term's index and sorting its rows took 2 s), while a count still
+        # reads the term's index (1 ms where a unary + made it scan: 20 ms).
+        # (untyped: typed Boolean, SQLAlchemy would add "= 1", which hides the term)
+        return sa.func.likelihood(condition, sa.literal_column("0.5"))
 
     def fulltext_ddl(self, table: str, columns: Sequence[str]) -> list[str]:
         fts = fts_table_name(table)

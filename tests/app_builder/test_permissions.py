@@ -428,3 +428,19 @@ def test_api_creates_follow_the_role(crm) -> None:
         )
         assert atomic.status_code in (403, 422), atomic.text
     assert count() == start + 1  # the atomic batch wrote nothing
+
+
+def test_a_team_owning_many_records_sees_the_same(crm, monkeypatch) -> None:
+    """Past permissions.SHARE records a team's scope is written for a walk of the list's
+    order rather than a seek of the owner index (SQLite): it must select the same rows."""
+    import framework.permissions as permissions_module
+
+    ficha, _ = crm
+    monkeypatch.setattr(permissions_module, "SHARE", 0)
+    for username in ("boss", "ana", "zoe"):
+        client = client_for(ficha, username)
+        accounts, deals = SEES[username]
+        assert names_in(client.get("/admin/account/list").text, ACCOUNTS) == accounts
+        assert names_in(client.get("/admin/deal/list").text, DEALS) == deals
+        found = client.get("/admin/deal/list", params={"q": "deal"})
+        assert names_in(found.text, DEALS) == deals
