@@ -210,7 +210,14 @@ class Enforcer:
             key = (object_name, name, formula.text)
             expression = self._sql_cache.get(key)
             if expression is None:
-                expression = sa.cast(compiler.sql(formula.bound, table), columns[name].type)
+                expression = compiler.sql(formula.bound, table)
+                # SQLite keeps dates as ISO text and a CAST to DATE would make a number of
+                # '2025-01-31' (2025): the aggregate's text is already what is stored
+                kind = columns[name].type
+                if not (
+                    self.storage.backend == "sqlite" and isinstance(kind, sa.Date | sa.DateTime)
+                ):
+                    expression = sa.cast(expression, kind)
                 if not _uses_the_clock(formula.bound):
                     self._sql_cache[key] = expression
             values[columns[name].name] = expression

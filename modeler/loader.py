@@ -66,7 +66,11 @@ def _wrap(value: Any, file: str, pos: SourcePos, key_pos: SourcePos | None = Non
     if isinstance(value, CommentedMap):
         children: dict[str, Node] = {}
         for key in value:
-            kline, kcol, vline, vcol = value.lc.data[key]
+            where = value.lc.data.get(key)
+            if where is None:  # a key merged from an anchor (`<<: *base`): placed at the merge
+                children[str(key)] = _wrap(value[key], file, pos, pos)
+                continue
+            kline, kcol, vline, vcol = where
             children[str(key)] = _wrap(
                 value[key], file, _pos(file, vline, vcol), _pos(file, kline, kcol)
             )

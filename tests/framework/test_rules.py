@@ -167,6 +167,36 @@ def test_the_record_a_write_returns_holds_what_its_rules_saved(crm) -> None:
     assert edited["version"] == deal["version"] + 1
 
 
+METERS = {
+    "meter": """
+        object: meter
+        fields:
+          code: string
+          last_read: {type: date, formula: max(readings.taken_on)}
+          last_seen: {type: datetime, formula: max(readings.seen_at)}
+          readings: {type: has_many, object: reading}
+        """,
+    "reading": """
+        object: reading
+        fields:
+          meter: {type: link, object: meter}
+          taken_on: date
+          seen_at: datetime
+        """,
+}
+
+
+def test_a_rollup_of_dates_keeps_dates(project: ProjectFactory) -> None:
+    ficha = project.migrated(METERS)
+    rec = ficha.records
+    meter = rec.create("meter", {"code": "M-1"})
+    for day in ("2025-01-31", "2025-03-02", "2025-02-14"):
+        rec.create("reading", {"meter": meter.id, "taken_on": day, "seen_at": f"{day} 10:30"})
+    stored = rec.get("meter", meter.id)
+    assert stored["last_read"] == dt.date(2025, 3, 2)
+    assert stored["last_seen"] == dt.datetime(2025, 3, 2, 10, 30)
+
+
 def test_formulas_and_rollups_stay_current(crm) -> None:
     ficha, ids = crm
     rec = ficha.records

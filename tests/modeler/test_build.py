@@ -284,6 +284,17 @@ def test_a_default_given_by_an_extension_is_checked_where_it_is_written(tmp_path
     assert any("b.yaml:3:20" in p and "[M030]" in p and "'soon' is not a date" in p for p in found)
 
 
+def test_yaml_merge_keys_share_field_settings(tmp_path: Path) -> None:
+    found = problems_of(
+        tmp_path,
+        {
+            "a": "object: a\nfields:\n  name: &txt {type: string, max_length: 80}\n"
+            "  code:\n    <<: *txt\n    required: true\n  other: {<<: *txt, typo: 1}\n"
+        },
+    )
+    assert found and all("[M010]" in p and "'typo'" in p for p in found)
+
+
 def test_extending_an_unknown_object_suggests_the_right_one(tmp_path: Path) -> None:
     found = problems_of(tmp_path, {"a": "object: account\n", "b": "extends: acount\n"})
     assert any("[M050]" in p and "did you mean 'account'" in p for p in found)
