@@ -138,10 +138,10 @@ def register_services(ficha: Ficha) -> None:
     for impl in ficha.pm.hook.ficha_services.get_hookimpls():
         provided = cast("list[ServiceDef]", impl.function(ficha=ficha) or [])
         ficha.services.add(provided, source=impl.plugin_name)
-
     from framework.datasources import connect_wrapped
 
     connect_wrapped(ficha)  # wrapped objects read through their (now registered) services
+
 
 @dataclass
 class Ficha:
