@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.mysql.reserved_words import RESERVED_WORDS_MARIADB
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import operators
@@ -34,6 +35,12 @@ def fts_index_name(table: str) -> str:
     from storage.tables import short_name
 
     return short_name(f"ft_{table}")
+
+
+# Words MariaDB reserves that SQLAlchemy's list (which decides what it quotes) lacks: a
+# field named `portion` (MariaDB 10.3's FOR PORTION OF) broke CREATE TABLE. The list is a
+# module-level set the MariaDB identifier preparer reads.
+RESERVED_WORDS_MARIADB.update({"portion"})
 
 
 class Dialect:

@@ -126,6 +126,12 @@ def test_a_unique_combination_is_refused_in_words_on_its_first_field(
     assert rows(ficha, "member") == 4
 
 
+def test_a_field_named_with_a_word_one_database_reserves_works(project: ProjectFactory) -> None:
+    ficha = project.migrated({"dish": "object: dish\nfields:\n  portion: integer\n"})
+    dish = ficha.records.create("dish", {"portion": 2})
+    assert ficha.records.get("dish", dish.id)["portion"] == 2
+
+
 def test_unique_values_and_links_are_checked(project: ProjectFactory) -> None:
     ficha = project.migrated(SHOP)
     records = ficha.records

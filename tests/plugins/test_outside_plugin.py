@@ -1,6 +1,6 @@
 """The acceptance test of plugins: a plugin written here, outside Ficha's source tree, with
 its own pyproject.toml and entry point (group `ficha`), pip-installed into a temporary
-folder, adds a field type (`iban`), a rule action (`fill_bank`) and a service
+folder, adds a field type (`acme_iban`), a rule action (`fill_bank`) and a service
 (`bank_directory`). A project using them is checked and migrated by the `ficha` command
 and served by uvicorn in a subprocess that sees the plugin only through its entry point;
 the test drives the screens and the REST API over real HTTP."""
@@ -88,7 +88,7 @@ SERVICES = weakref.WeakKeyDictionary()
 def ficha_field_types():
     return [
         FieldType(
-            "iban",
+            "acme_iban",
             "A bank account number (IBAN), checked by its check digits.",
             sql_type=lambda f: sa.String(34),
             coerce=coerce_iban,
@@ -121,7 +121,7 @@ object: payer
 title: name
 fields:
   name: {type: string, required: true}
-  iban: {type: iban, required: true}
+  iban: {type: acme_iban, required: true}
   bank: {type: string}
 rules:
   - name: bank from the iban
@@ -198,7 +198,7 @@ def serving(tmp_path: Path, database: str, plugin_site: Path) -> Iterator[Served
     # Without the plugin the project does not check: the type and the action are its.
     bare = ficha("check", "-p", str(project), env=environment_with(tmp_path / "none"))
     assert bare.returncode == 1
-    assert "unknown field type 'iban'" in bare.stderr
+    assert "unknown field type 'acme_iban'" in bare.stderr
     checked = ficha("check", "-p", str(project), env=env)
     assert checked.returncode == 0, checked.stderr
     migrated = ficha("migrate", "-p", str(project), env=env)

@@ -222,3 +222,36 @@ def test_claims_and_opt_outs(crm: Any) -> None:
     )
     assert rec.get("contact", made.contact)["do_not_contact"] is True
     assert rec.get("campaign", campaign.id)["response_count"] == 1
+
+
+def test_a_contacts_personal_data_is_exported_and_erased_with_its_phones_and_addresses(
+    crm: Any,
+) -> None:
+    from framework.privacy import erase_person, export_json
+    from framework.records import Actor
+
+    tag = secrets.token_hex(3)
+    create = crm.records.create
+    person = create(
+        "contact",
+        {
+            "full_name": f"Lucía Prieto {tag}",
+            "email": f"lucia.{tag}@example.com",
+            "phone": "612 345 678",
+            "birthday": "1985-04-12",
+        },
+    )
+    create("contact_phone", {"contact": person.id, "number": "+34 699 111 222"})
+    create("address", {"contact": person.id, "street": "Calle Mayor 7", "city": "Soria"})
+    exported = export_json(crm.records, "contact", person.id)
+    for shown in (f"Lucía Prieto {tag}", "+34699111222", "Calle Mayor 7", "1985-04-12"):
+        assert shown in exported
+    erased = erase_person(crm.records, "contact", person.id, Actor(None, "DPO", "screen"))
+    assert {"full_name", "email", "phone", "birthday"} <= set(erased)
+    after = crm.records.get("contact", person.id)
+    assert after["email"] is None and after["birthday"] is None
+    assert f"Lucía Prieto {tag}" not in str(after["full_name"])
+    again = export_json(crm.records, "contact", person.id)
+    for gone in (f"lucia.{tag}@example.com", "+34699111222", "Calle Mayor 7", "1985-04-12"):
+        assert gone not in again
+    assert "Soria" in again  # a city alone does not name anyone: kept for the figures
