@@ -6,10 +6,10 @@ PY     := $(BIN)/python
 DEMO   ?= demo
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
-# Parallel workers for the test suite (pytest-xdist). CI machines have 2 cores, but the
-# tests wait on the database servers, subprocesses and Chromium much of the time: four
-# workers keep both cores busy. `worksteal` hands the slow tests' leftovers to idle workers.
-WORKERS ?= 4
+# Parallel workers for the test suite (pytest-xdist), one per core: the suite is CPU-bound
+# (four workers on two cores measured slower). `worksteal` hands the slow tests' leftovers
+# to idle workers.
+WORKERS ?= auto
 
 .PHONY: demo test check bench install install-dev clean
 

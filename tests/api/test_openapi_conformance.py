@@ -24,7 +24,7 @@ from framework.app import create_app
 from tests.conftest import make_user
 
 #: examples per operation: enough to reach every status of each, kept modest for `make test`
-EXAMPLES = int(os.environ.get("FICHA_API_EXAMPLES", "8"))
+EXAMPLES = int(os.environ.get("FICHA_API_EXAMPLES", "4"))
 STATS: collections.Counter[tuple[str, int]] = collections.Counter()
 CHECKS = [
     not_a_server_error,
