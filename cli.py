@@ -24,6 +24,7 @@ from rich.table import Table
 from framework.errors import FichaError, ModelError, SettingsError, StorageError
 from modeler.keys import SYSTEM_PACK
 from modeler.problems import Problem
+from plugins.options import project_option
 
 console = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -93,17 +94,6 @@ def handled(fn: F) -> F:
             return fn(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
-
-
-project_option = click.option(
-    "--project",
-    "-p",
-    "project",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=lambda: os.environ.get("FICHA_PROJECT", "."),
-    show_default="current folder",
-    help="The project folder (the one holding ficha.yaml).",
-)
 
 
 def _load(project: Path) -> Any:

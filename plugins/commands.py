@@ -3,7 +3,6 @@ that adds its commands through the `ficha_commands` hook, like any outside plugi
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 from pathlib import Path
@@ -12,21 +11,10 @@ from typing import Any
 import click
 
 from plugins import hookimpl
+from plugins.options import project_option
 
 SCAFFOLD = Path(__file__).parent / "scaffold"
 PLUGIN_NAME_RE = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$")
-
-
-def _project_option(fn: Any) -> Any:
-    return click.option(
-        "--project",
-        "-p",
-        "project",
-        type=click.Path(file_okay=False, path_type=Path),
-        default=lambda: os.environ.get("FICHA_PROJECT", "."),
-        show_default="current folder",
-        help="The project folder (the one holding ficha.yaml).",
-    )(fn)
 
 
 def _handled(fn: Any) -> Any:
@@ -150,7 +138,7 @@ def pack_group() -> None:
 
 
 @pack_group.command(name="list")
-@_project_option
+@project_option
 @_handled
 def pack_list(project: Path) -> None:
     """List the packs that can be used (built-in, installed, folders named in ficha.yaml)
@@ -199,7 +187,7 @@ def pack_list(project: Path) -> None:
 @pack_group.command(name="add")
 @click.argument("pack")
 @click.option("--migrate", "run_migrate", is_flag=True, help="Also apply the migration now.")
-@_project_option
+@project_option
 @click.pass_context
 @_handled
 def pack_add(ctx: click.Context, pack: str, run_migrate: bool, project: Path) -> None:
@@ -224,7 +212,7 @@ def pack_add(ctx: click.Context, pack: str, run_migrate: bool, project: Path) ->
     help="Remove it even though its tables and fields, with their data, will be deleted.",
 )
 @click.option("--migrate", "run_migrate", is_flag=True, help="Also apply the migration now.")
-@_project_option
+@project_option
 @click.pass_context
 @_handled
 def pack_remove(

@@ -9,18 +9,12 @@ from typing import Any
 
 import click
 
+from plugins.options import project_option
+
 
 @click.command(name="report")
 @click.argument("name", required=False)
-@click.option(
-    "--project",
-    "-p",
-    "project",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=lambda: __import__("os").environ.get("FICHA_PROJECT", "."),
-    show_default="current folder",
-    help="The project folder (the one holding ficha.yaml).",
-)
+@project_option
 @click.option(
     "--param", "params", multiple=True, metavar="NAME=VALUE", help="A parameter (repeatable)."
 )

@@ -3,7 +3,6 @@ built-in plugin (it adds its commands through the `ficha_commands` hook)."""
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -11,18 +10,7 @@ from typing import Any
 import click
 
 from plugins import hookimpl
-
-
-def _project_option(fn: Any) -> Any:
-    return click.option(
-        "--project",
-        "-p",
-        "project",
-        type=click.Path(file_okay=False, path_type=Path),
-        default=lambda: os.environ.get("FICHA_PROJECT", "."),
-        show_default="current folder",
-        help="The project folder (the one holding ficha.yaml).",
-    )(fn)
+from plugins.options import project_option
 
 
 @click.command(name="import")
@@ -49,7 +37,7 @@ def _project_option(fn: Any) -> Any:
     help="Where to write the refused rows and why (default: FILE.errors.csv).",
 )
 @click.option("--batch", "batch_size", default=2000, show_default=True, help="Rows per batch.")
-@_project_option
+@project_option
 def import_command(
     file: Path,
     object_name: str | None,
@@ -194,7 +182,7 @@ def same_names(obj: Any, headers: list[str]) -> dict[str, str]:
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="Name the columns as this import mapping does (a round trip).",
 )
-@_project_option
+@project_option
 def export_command(
     object_name: str,
     output: Path,
