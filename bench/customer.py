@@ -22,7 +22,6 @@ Targets: identification ≤ 20 ms p50 (each kind of identifier, and a name); the
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
 import hashlib
@@ -44,10 +43,10 @@ from rich.console import Console
 from rich.markup import escape
 
 from bench import _data, _words
-from bench._report import Result, load_average, load_note, print_failures, results_table
+from bench._report import Result
 from bench._sql import Capture, RawRunner
 from bench._timing import cpu_ms, now_ms
-from bench.screens import PageMismatch, _explain, _server_version, fold
+from bench.screens import PageMismatch, _server_version, fold, measure_pages
 
 if TYPE_CHECKING:
     from bench._options import Options
@@ -904,24 +903,5 @@ def _run_backend(db: CustomerDatabase, options: Options, console: Console) -> No
     measures = build_measures(db, options.requests + options.warmup, rnd)
     if options.measures:
         measures = [m for m in measures if m.key in options.measures]
-    before = load_average()
-    raw = RawRunner(db.storage)
-    try:
-        with console.status("measuring …") as status:
-            results, session = asyncio.run(
-                _run_all(
-                    db,
-                    raw,
-                    measures,
-                    options.warmup,
-                    lambda label: status.update(f"measuring {label} …"),
-                )
-            )
-        title = f"{db.backend}: customer file, {counts['account']:,} customers"
-        console.print(results_table(title, results))
-        console.print(load_note(before, load_average()))
-        print_failures(console, db.backend, results)
-        if options.explain:
-            _explain(console, session, measures, results)  # type: ignore[arg-type]
-    finally:
-        raw.close()
+    title = f"{db.backend}: customer file, {counts['account']:,} customers"
+    measure_pages(console, db, measures, options, _run_all, title)

@@ -367,12 +367,22 @@ def _run_backend(db: _data.BenchDatabase, options: Options, console: Console) ->
     measures = build_measures(db, options.requests + options.warmup, rnd)
     if options.measures:
         measures = [m for m in measures if m.key in options.measures]
+    title = f"{db.backend}: customer screens, {counts['customer']:,} rows"
+    measure_pages(console, db, measures, options, _run_all, title)
+
+
+def measure_pages(
+    console: Console, db: Any, measures: Any, options: Options, run_all: Any, title: str
+) -> None:
+    """Run the measures through `run_all` (the signed-in web app beside the raw SQL),
+    then print their table, the machine's load, the missed targets and, with --explain,
+    each page's SQL and plans. Shared by the screens and customer-file benchmarks."""
     load_before = load_average()
     raw = RawRunner(db.storage)
     try:
         with console.status("measuring …") as status:
             results, session = asyncio.run(
-                _run_all(
+                run_all(
                     db,
                     raw,
                     measures,
@@ -380,7 +390,6 @@ def _run_backend(db: _data.BenchDatabase, options: Options, console: Console) ->
                     lambda label: status.update(f"measuring {label} …"),
                 )
             )
-        title = f"{db.backend}: customer screens, {counts['customer']:,} rows"
         console.print(results_table(title, results))
         console.print(load_note(load_before, load_average()))
         print_failures(console, db.backend, results)
