@@ -62,9 +62,8 @@ class ChoiceInput(sa_fields.EnumField):
         if self.choices_loader is None:  # fixed choices: a dict, built once
             labels = self.__dict__.get("_labels")
             if labels is None:
-                labels = self.__dict__["_labels"] = {
-                    code: label for code, label in self._get_choices(request)
-                }
+                pairs: Any = self._get_choices(request)  # (code, label) pairs
+                labels = self.__dict__["_labels"] = dict(pairs)
             return labels.get(value, value)
         for code, label in self._get_choices(request):
             if value == code:
