@@ -28,6 +28,7 @@ from starlette_admin.storage.local import LocalStorage
 from starlette_admin.views import DropDown
 
 from app_builder.list_rows import render_row
+from app_builder.menu import MenuCache
 from app_builder.screens import RecordView
 from app_builder.security import FichaAuth, SecurityMiddleware
 from framework.app import PROJECT_PACK, Ficha
@@ -132,6 +133,7 @@ def build_admin(ficha: Ficha) -> BaseAdmin:
     env.auto_reload = False
     env.globals["detail_url"] = detail_url
     env.globals["ficha_list_row"] = functools.partial(render_row, env)
+    env.globals["ficha_menu"] = MenuCache()
     files = _files_storage(ficha)
     by_pack: dict[str, list[RecordView]] = {}
     for obj in ficha.model:
