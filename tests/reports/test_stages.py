@@ -236,3 +236,26 @@ def test_the_drill_down_opens_the_records_of_each_figure(ficha: Any) -> None:
     assert len(links) >= len(counts) > 3
     shown = [listed(web.get(link).text) for link in dict.fromkeys(links)]
     assert shown[: len(counts)] == counts
+
+
+def test_ficha_report_index_says_what_to_declare(ficha: Any, project: Any) -> None:
+    from click.testing import CliRunner
+
+    from cli import cli
+
+    root = str(ficha.settings.project_dir)
+    runner = CliRunner()
+    served = runner.invoke(cli, ["report", "monthly", "-p", root, "--index"])
+    assert served.exit_code == 0, served.output
+    assert "served by the index declared at objects/deal.yaml:11:5" in served.output
+    wanted = runner.invoke(cli, ["report", "moments", "-p", root, "--index"])
+    assert "declare in objects/deal.yaml" in wanted.output, wanted.output
+    entry = "  - {fields: [at, stage], include: [amount], live: true}"
+    assert entry in wanted.output
+    # declared as said, the report is served by it
+    project.write({"deal": DEAL + entry + "\n"})
+    migrated = project.migrated()
+    again = runner.invoke(cli, ["report", "moments", "-p", root, "--index"])
+    assert "served by the index declared at objects/deal.yaml:12:5" in again.output, again.output
+    table = migrated.storage.table("deal")
+    assert "ix_deal_at_stage_amount" in {str(i.name) for i in table.indexes}
