@@ -259,3 +259,19 @@ def test_ficha_report_index_says_what_to_declare(ficha: Any, project: Any) -> No
     assert "served by the index declared at objects/deal.yaml:12:5" in again.output, again.output
     table = migrated.storage.table("deal")
     assert "ix_deal_at_stage_amount" in {str(i.name) for i in table.indexes}
+
+
+def test_a_slow_report_page_tells_an_admin_the_index(
+    ficha: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app_builder.reports import pages
+
+    monkeypatch.setattr(pages, "SLOW_REPORT_MS", 0.0)  # every run counts as slow
+    advice = 'data-ficha="index-advice"'
+    page = client(ficha).get("/admin/reports/moments").text
+    assert advice in page and "include: [amount], live: true}" in unescape(page)
+    assert "objects/deal.yaml" in page
+    assert advice not in client(ficha).get("/admin/reports/monthly").text  # served already
+    assert advice not in client(ficha, "rita").get("/admin/reports/moments").text  # not admin
+    monkeypatch.setattr(pages, "SLOW_REPORT_MS", float("inf"))
+    assert advice not in client(ficha).get("/admin/reports/moments").text  # fast enough
