@@ -12,6 +12,7 @@ buckets, percentiles) are asked of storage/reporting.py.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 from collections.abc import Mapping
@@ -359,8 +360,11 @@ class ReportQuery:
         limit = top if top is not None else MAX_GROUPS + 1
         stmt = self.statement(report, params, scope=scope, user=user, limit=limit)
         dims = [*report.rows, *report.columns]
+        # groups and percentiles sort (on SQLite, without an index read in order)
+        sorts = bool(dims) or any(m.spec.func == "percentile" for m in report.measures)
         with self.storage.read() as conn:
-            raw = conn.execute(stmt).all()
+            with self.reporting.sorting(conn) if sorts else contextlib.nullcontext():
+                raw = conn.execute(stmt).all()
             typed = [[_typed(d, row[i], self.reporting) for i, d in enumerate(dims)] for row in raw]
             titles: dict[int, dict[int, Any]] = {}
             for i, dim in enumerate(dims):

@@ -6,6 +6,7 @@ and the drill-down still opens the records behind each figure."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import random
 import re
@@ -210,9 +211,10 @@ def test_two_stages_only_where_they_pay(ficha: Any) -> None:
     assert group_bys(ficha, "monthly", Actor(rita.id, "Rita", "screen", "rep")) == 1
 
 
-def test_the_sqlite_plan_reads_the_index_in_order(ficha: Any) -> None:
-    if ficha.storage.backend != "sqlite":
+def test_the_sqlite_plan_reads_the_index_in_order(backend: str, request: Any) -> None:
+    if backend != "sqlite":
         pytest.skip("a plan of SQLite")
+    ficha = request.getfixturevalue("ficha")
     report = catalog_of(ficha).reports["monthly"]
     stmt = ReportQuery(ficha.storage).statement(report, {})
     sql = str(stmt.compile(ficha.storage.engine, compile_kwargs={"literal_binds": True}))
@@ -275,3 +277,43 @@ def test_a_slow_report_page_tells_an_admin_the_index(
     assert advice not in client(ficha, "rita").get("/admin/reports/moments").text  # not admin
     monkeypatch.setattr(pages, "SLOW_REPORT_MS", float("inf"))
     assert advice not in client(ficha).get("/admin/reports/moments").text  # fast enough
+
+
+def test_sqlite_sorts_in_small_runs_and_gives_the_cache_back(backend: str, request: Any) -> None:
+    if backend != "sqlite":
+        pytest.skip("a setting of SQLite's sorter")
+    ficha = request.getfixturevalue("ficha")
+    import sqlalchemy as sa
+
+    from storage.reporting import SORT_RUN_KIB
+
+    sent: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.startswith("PRAGMA"):
+            sent.append(statement)
+        elif statement.startswith("SELECT"):
+            sent.append("SELECT")
+
+    engine = ficha.storage.engine
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        computed(ficha, "median", None, Actor(None, "test", "cli"))  # sorts to group and rank
+        grouped = list(sent)
+        sent.clear()
+        report = catalog_of(ficha).reports["median"]
+        ungrouped = dataclasses.replace(report, rows=(), columns=(), measures=report.measures[:1])
+        ReportQuery(ficha.storage).run(ungrouped, {})  # a count: nothing to sort
+        counted = list(sent)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    with ficha.storage.read() as conn:
+        cache = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+    assert grouped == [
+        "PRAGMA cache_size",
+        f"PRAGMA cache_size=-{SORT_RUN_KIB}",
+        "SELECT",
+        f"PRAGMA cache_size={cache}",
+    ]
+    assert cache == -65536  # storage.manager's page cache, given back
+    assert counted == ["SELECT"]
