@@ -145,7 +145,9 @@ def _measure(db: Any, variant: str, options: Options) -> tuple[list[Result], tup
     report = _report(ficha)
     query = ReportQuery(ficha.storage)
     label = f"{backend}: grouped report, month x segment, 3 measures{variant}"
-    result = Result(label, 1000.0)
+    # without the index the report is a reference too (what a project that did not
+    # declare it gets): the target is the report as documented, with its index
+    result = Result(label, None if variant else 1000.0)
     naive = Result(f"{backend}: the naive single GROUP BY{variant} (reference, raw SQL)", None)
     raw = RawRunner(ficha.storage)
     sent: list[Statement] = []

@@ -8,6 +8,10 @@ buckets, percentiles) are asked of storage/reporting.py.
     FROM (SELECT <bucket(created_at)> AS g0, stage AS g1, amount AS m1 …
           FROM opportunity WHERE deleted_at IS NULL AND <scope> AND <filters>) AS rows
     GROUP BY g0, g1 ORDER BY g0, g1
+
+A report grouped by a time bucket of a date may be grouped in two stages instead, by
+the date and then by its bucket, where storage says the database gains from it (SQLite,
+reading an index in order: see `ReportQuery._two_stages`).
 """
 
 from __future__ import annotations
