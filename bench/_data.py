@@ -20,8 +20,8 @@ import random
 import shutil
 import textwrap
 import unicodedata
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -117,9 +117,33 @@ CUSTOMER_COLUMNS = (
 )
 
 
+@dataclass(frozen=True)
+class DataSet:
+    """The generated agents and customers under one set of declarations, cached apart
+    from the others: a benchmark that declares more (an index) gets its own project
+    folder and PostgreSQL database, so that it never rebuilds another's."""
+
+    name: str = ""  # "" is the screens benchmark's
+    objects: Mapping[str, str] = field(default_factory=lambda: OBJECTS)
+
+    def project_dir(self, backend: str, rows: int) -> Path:
+        prefix = f"{self.name}-" if self.name else ""
+        return DATA_DIR / f"{prefix}{backend}-{rows}"
+
+    def pg_database(self, rows: int) -> str:
+        base = f"ficha_bench_{self.name}" if self.name else "ficha_bench"
+        return base if rows == 1_000_000 else f"{base}_{rows}"
+
+    def spec_hash(self) -> str:
+        text = json.dumps([dict(self.objects), GENERATOR_VERSION, SEED], sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+SCREENS = DataSet()
+
+
 def spec_hash() -> str:
-    text = json.dumps([OBJECTS, GENERATOR_VERSION, SEED], sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return SCREENS.spec_hash()
 
 
 # -- generated rows ------------------------------------------------------------------------
@@ -240,27 +264,27 @@ class BenchDatabase:
 
 
 def project_dir(backend: str, rows: int) -> Path:
-    return DATA_DIR / f"{backend}-{rows}"
+    return SCREENS.project_dir(backend, rows)
 
 
 def pg_database_name(rows: int) -> str:
-    return "ficha_bench" if rows == 1_000_000 else f"ficha_bench_{rows}"
+    return SCREENS.pg_database(rows)
 
 
-def database_url(backend: str, rows: int, pg_admin_url: str) -> str:
+def database_url(backend: str, rows: int, pg_admin_url: str, dataset: DataSet = SCREENS) -> str:
     if backend == "sqlite":
         return "sqlite:///data/bench.sqlite"
-    url = sa.engine.make_url(pg_admin_url).set(database=pg_database_name(rows))
+    url = sa.engine.make_url(pg_admin_url).set(database=dataset.pg_database(rows))
     return url.render_as_string(hide_password=False)
 
 
-def write_project(root: Path, url: str) -> None:
+def write_project(root: Path, url: str, dataset: DataSet = SCREENS) -> None:
     (root / "objects").mkdir(parents=True, exist_ok=True)
     (root / "migrations").mkdir(exist_ok=True)
     (root / "ficha.yaml").write_text(
         f"name: Ficha benchmark\ndatabase: '{url}'\npacks: []\nlocale: es-ES\n"
     )
-    for name, text in OBJECTS.items():
+    for name, text in dataset.objects.items():
         (root / "objects" / f"{name}.yaml").write_text(textwrap.dedent(text).lstrip())
 
 
@@ -300,18 +324,19 @@ def prepare(
     rebuild: bool = False,
     pg_admin_url: str = DEFAULT_PG_ADMIN_URL,
     log: Callable[[str], None] = print,
+    dataset: DataSet = SCREENS,
 ) -> BenchDatabase:
     """The benchmark project on `backend` with `rows` customers: reused when the cached
     database holds exactly what would be loaded, else built from scratch."""
     from storage.migrations import migrate
 
-    root = project_dir(backend, rows)
-    url = database_url(backend, rows, pg_admin_url)
+    root = dataset.project_dir(backend, rows)
+    url = database_url(backend, rows, pg_admin_url, dataset)
     marker = _marker(root)
-    if not rebuild and marker.get("spec") == spec_hash() and marker.get("rows") == rows:
+    if not rebuild and marker.get("spec") == dataset.spec_hash() and marker.get("rows") == rows:
         if backend == "postgresql":
-            _ensure_pg_database(pg_admin_url, pg_database_name(rows), drop=False)
-        write_project(root, url)
+            _ensure_pg_database(pg_admin_url, dataset.pg_database(rows), drop=False)
+        write_project(root, url, dataset)
         ficha = load_ficha(root)
         if _live_rows(ficha.storage) == rows:
             # Framework changes since the load (a new index, say) reach the cached
@@ -350,19 +375,25 @@ def prepare(
                 )
         else:
             ficha.close()
-    return _build(backend, rows, root, url, pg_admin_url, log)
+    return _build(backend, rows, root, url, pg_admin_url, log, dataset)
 
 
 def _build(
-    backend: str, rows: int, root: Path, url: str, pg_admin_url: str, log: Callable[[str], None]
+    backend: str,
+    rows: int,
+    root: Path,
+    url: str,
+    pg_admin_url: str,
+    log: Callable[[str], None],
+    dataset: DataSet,
 ) -> BenchDatabase:
     from storage.migrations import migrate
 
     if root.exists():
         shutil.rmtree(root)
     if backend == "postgresql":
-        _ensure_pg_database(pg_admin_url, pg_database_name(rows), drop=True)
-    write_project(root, url)
+        _ensure_pg_database(pg_admin_url, dataset.pg_database(rows), drop=True)
+    write_project(root, url, dataset)
     ficha = load_ficha(root)
     log(f"  [{backend}] loading {rows:,} customers into {ficha.storage.display_url} …")
     started = now_ms()
@@ -388,7 +419,7 @@ def _build(
     (root / "bench.json").write_text(
         json.dumps(
             {
-                "spec": spec_hash(),
+                "spec": dataset.spec_hash(),
                 "rows": rows,
                 "load_seconds": round(seconds, 1),
                 "loaded_at": loaded_at,

@@ -30,6 +30,8 @@ class Capture:
 
     engine: sa.Engine
     statements: list[Statement] = field(default_factory=list)
+    #: other statements to keep: the reports' PRAGMAs, part of what their SQL costs
+    also: tuple[str, ...] = ()
 
     def _on(
         self,
@@ -40,7 +42,7 @@ class Capture:
         context: Any,
         executemany: bool,
     ) -> None:
-        if statement.lstrip()[:6].upper().startswith(READS):
+        if statement.lstrip()[:6].upper().startswith(READS + self.also):
             self.statements.append(Statement(statement, parameters))
 
     def __enter__(self) -> Capture:

@@ -548,19 +548,35 @@ class _Builder:
         result = []
         for item in node:
             if item.is_map:
-                self.check_keys(item, {"fields", "name", "unique"}, f"an entry of {what}")
-                names = tuple(n for n, _ in self.names_list(item.get("fields"), "fields"))
+                self.check_keys(
+                    item, {"fields", "name", "unique", "include", "live"}, f"an entry of {what}"
+                )
+                names = self.names_list(item.get("fields"), "fields")
+                included = self.names_list(item.get("include"), "include")
                 result.append(
                     IndexDef(
-                        names,
+                        tuple(n for n, _ in names),
                         unique or self.flag(item.get("unique"), "unique"),
                         self.text(item.get("name"), "name"),
                         item.pos,
+                        include=tuple(n for n, _ in included),
+                        live=self.flag(item.get("live"), "live"),
+                        positions=MappingProxyType(
+                            {**dict(reversed(names)), **dict(reversed(included))}
+                        ),
                     )
                 )
             else:
-                names = tuple(n for n, _ in self.names_list(item, what))
-                result.append(IndexDef(names, unique, None, item.pos))
+                names = self.names_list(item, what)
+                result.append(
+                    IndexDef(
+                        tuple(n for n, _ in names),
+                        unique,
+                        None,
+                        item.pos,
+                        positions=MappingProxyType(dict(reversed(names))),
+                    )
+                )
         return tuple(result)
 
     # -- extensions -------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from modeler.schema import (
     FieldDef,
     FormSection,
     FormSpec,
+    IndexDef,
     ListSpec,
     Model,
     ObjectDef,
@@ -360,6 +361,61 @@ def check_model(model: Model) -> list[Problem]:
     return problems
 
 
+def _check_index(
+    obj: ObjectDef, index: IndexDef, model: Model, system: list[str]
+) -> Iterable[Problem]:
+    """M052: what an entry of `indexes:` or `unique:` names, and what it can hold."""
+    names = list(obj.fields)
+    if not index.fields:
+        yield Problem("M052", f"an index of {obj.name} lists no field", index.pos)
+    for name in dict.fromkeys(index.columns):
+        pos = index.positions.get(name, index.pos)
+        field = obj.fields.get(name)
+        if field is None and name not in system:
+            yield Problem(
+                "M052",
+                f"index of {obj.name} names unknown field '{name}'",
+                pos,
+                did_you_mean(name, names + system),
+            )
+        elif field is not None and field.kind not in (COLUMN, LINK):
+            yield Problem("M052", f"'{name}' has no column and cannot be indexed", pos)
+        elif name in index.include and name in index.fields:
+            yield Problem(
+                "M052",
+                f"'{name}' is both a field and in include: of an index of {obj.name}",
+                pos,
+                "an index holds its fields already: name it once",
+            )
+        elif (
+            name in index.include
+            and field is not None
+            and not model.field_types.get(field.type).orderable
+        ):
+            yield Problem(
+                "M052",
+                f"'{name}' is a {field.type} and cannot be held in an index",
+                pos,
+                "include numbers, dates, choices, links and short texts",
+            )
+    if index.unique and index.include:
+        yield Problem(
+            "M052",
+            f"a unique index of {obj.name} cannot include other fields "
+            "(they would count in what must be unique)",
+            index.pos,
+            "declare the unique fields in unique:, and a second index with include: under indexes:",
+        )
+    if index.unique and index.live:
+        yield Problem(
+            "M052",
+            f"a unique index of {obj.name} cannot leave the deleted records out (live: true)",
+            index.pos,
+            "unique values are unique among deleted records too (MariaDB has no "
+            "partial indexes, so it could not be otherwise there): leave live: out",
+        )
+
+
 def _check_object(obj: ObjectDef, model: Model) -> Iterable[Problem]:
     names = list(obj.fields)
     system = ["id", "created_at", "updated_at", "created_by", "updated_by"]
@@ -442,18 +498,7 @@ def _check_object(obj: ObjectDef, model: Model) -> Iterable[Problem]:
         if name not in obj.fields:
             yield unknown(name, "form read_only")
     for index in obj.indexes:
-        if not index.fields:
-            yield Problem("M052", f"an index of {obj.name} lists no field", index.pos)
-        for name in index.fields:
-            if name not in obj.fields and name not in system:
-                yield Problem(
-                    "M052",
-                    f"index of {obj.name} names unknown field '{name}'",
-                    index.pos,
-                    did_you_mean(name, names),
-                )
-            elif name in obj.fields and obj.fields[name].kind not in (COLUMN, LINK):
-                yield Problem("M052", f"'{name}' has no column and cannot be indexed", index.pos)
+        yield from _check_index(obj, index, model, system)
     for field in obj.fields.values():
         if field.kind == MANY_TO_MANY:
             for attr in field.link_fields:

@@ -173,10 +173,25 @@ class FormSpec:
 
 @dataclass(frozen=True, slots=True)
 class IndexDef:
+    """An index declared under `indexes:` or `unique:`.
+
+    `include` are values the index also holds (after `fields`), so that a query reading
+    only them never reads the table (a report's measures); `live` leaves out the records
+    in the bin, which lists, reports and segments never read (storage/tables.py)."""
+
     fields: tuple[str, ...]
     unique: bool = False
     name: str | None = None
     pos: SourcePos = UNKNOWN_POS
+    include: tuple[str, ...] = ()
+    live: bool = False
+    #: where each name of `fields` and `include` was written, for errors
+    positions: Mapping[str, SourcePos] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Every field the index holds, in order: its fields, then what it includes."""
+        return self.fields + self.include
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,7 +42,63 @@ def compare(
     )
     upgrade_ops = produce_migrations(context, metadata).upgrade_ops
     assert upgrade_ops is not None
+    _partial_changes(upgrade_ops, conn, metadata, owned, backend)
     return _without_equivalents(upgrade_ops, backend, conn)
+
+
+def _partial_changes(
+    upgrade_ops: ops.UpgradeOps,
+    conn: sa.Connection,
+    metadata: sa.MetaData,
+    owned: set[str],
+    backend: str,
+) -> None:
+    """An index that became partial (`live: true`) or stopped being one: built again.
+
+    Alembic compares an index's name, columns and uniqueness but not its WHERE, so the
+    change would never reach the database. Only whether there is a condition is compared:
+    Ficha writes one condition (deleted_at IS NULL), which each database reflects in its
+    own spelling. MariaDB has no partial indexes."""
+    if backend not in ("sqlite", "postgresql"):
+        return
+    insp = sa.inspect(conn)
+    handled = {
+        (getattr(o, "table_name", None), getattr(o, "index_name", None))
+        for m in upgrade_ops.ops
+        for o in (m.ops if isinstance(m, ops.ModifyTableOps) else [m])
+    }
+    for table in metadata.sorted_tables:
+        if table.name not in owned or not insp.has_table(table.name):
+            continue
+        live = {str(r["name"]): r for r in insp.get_indexes(table.name) if r.get("name")}
+        changed: list[Any] = []
+        for index in sorted(table.indexes, key=lambda i: str(i.name)):
+            found = live.get(str(index.name))
+            if found is None or (table.name, index.name) in handled:
+                continue
+            wanted = index.dialect_kwargs.get(f"{backend}_where") is not None
+            partial = (found.get("dialect_options") or {}).get(f"{backend}_where") is not None
+            if wanted == partial:
+                continue
+            cols = [str(c) for c in found["column_names"] if c is not None]
+            shape = sa.Table(table.name, sa.MetaData(), *(sa.Column(c) for c in cols))
+            options = found.get("dialect_options") or {}
+            where = {f"{backend}_where": options[f"{backend}_where"]} if partial else {}
+            before = sa.Index(index.name, *(shape.c[c] for c in cols), **where)
+            changed += [ops.DropIndexOp.from_index(before), ops.CreateIndexOp.from_index(index)]
+        if changed:
+            modify = next(
+                (
+                    m
+                    for m in upgrade_ops.ops
+                    if isinstance(m, ops.ModifyTableOps) and m.table_name == table.name
+                ),
+                None,
+            )
+            if modify is None:
+                modify = ops.ModifyTableOps(table.name, [])
+                upgrade_ops.ops.append(modify)
+            modify.ops.extend(changed)
 
 
 def _without_equivalents(

@@ -88,7 +88,11 @@ def undo_renames(model: Model, renames: Renames) -> Model:
             via = renames.old_field(f.target, f.via) if f.target and f.via else f.via
             fields[name] = dataclasses.replace(f, name=name, target=target, via=via)
         indexes = tuple(
-            dataclasses.replace(i, fields=tuple(renames.old_field(obj.name, n) for n in i.fields))
+            dataclasses.replace(
+                i,
+                fields=tuple(renames.old_field(obj.name, n) for n in i.fields),
+                include=tuple(renames.old_field(obj.name, n) for n in i.include),
+            )
             for i in obj.indexes
         )
         old_name = renames.old_object(obj.name)

@@ -11,11 +11,14 @@ size, then one SUM picks (and weighs) the one or two rows around the percentile.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import Iterator, Sequence
 from fractions import Fraction
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.sql import visitors
 
 
 class Reporting:
@@ -50,6 +53,20 @@ class Reporting:
                 value = dt.datetime.combine(value, dt.time())
             return value.replace(minute=0, second=0, microsecond=0, tzinfo=None)
         return value.date() if isinstance(value, dt.datetime) else value
+
+    # -- grouping ----------------------------------------------------------------------------
+
+    def groups_twice(self, table: sa.Table, groups: Sequence[Any], rows: sa.Select[Any]) -> bool:
+        """Whether this database computes a report faster by grouping its records by the
+        plain `groups` first (then by their buckets), for the records `rows` selects.
+        PostgreSQL and MariaDB group by hashing: one pass whatever the groups are."""
+        return False
+
+    @contextlib.contextmanager
+    def sorting(self, conn: sa.Connection) -> Iterator[None]:
+        """Around a statement that sorts many records (to group them, to rank them):
+        what this database needs to do that well. Nothing, but on SQLite."""
+        yield
 
     # -- measures --------------------------------------------------------------------------
 
@@ -97,6 +114,11 @@ class Reporting:
         )
 
 
+#: the memory SQLite sorts a run of records in before it writes the run out and sorts
+#: the next (kibibytes; its least is 250 pages, 1 MB with 4 KB pages)
+SORT_RUN_KIB = 1024
+
+
 class SQLiteReporting(Reporting):
     """Date-times are stored as ISO text ('2025-01-31 09:15:00.000000'): most buckets
     are a prefix of it, which is much cheaper than date functions."""
@@ -113,10 +135,53 @@ class SQLiteReporting(Reporting):
         if unit == "quarter":
             month = sa.cast(sa.func.substr(expr, 6, 2), sa.Integer)
             first = (month - 1) / 3 * 3 + 1
-            return sa.func.printf("%s-%02d-01", sa.func.substr(expr, 1, 4), first)
+            # printf() writes an empty date as '-00-01': the year's || keeps it empty
+            return sa.func.substr(expr, 1, 4).op("||")(sa.func.printf("-%02d-01", first))
         if unit == "year":
             return sa.func.substr(expr, 1, 4).op("||")(sa.literal_column("'-01-01'"))
         raise ValueError(unit)
+
+    def groups_twice(self, table: sa.Table, groups: Sequence[Any], rows: sa.Select[Any]) -> bool:
+        """SQLite groups by sorting every record, unless it reads them in the order of an
+        index (it has no hash aggregation). Grouping by the plain columns first lets it
+        read them so when an index of live records (`live: true`) starts with exactly
+        those columns and holds everything else the records are read for: the report is
+        then one pass over that index, and the second stage sorts a few rows per day.
+        Without such an index both stages would sort: one stage is better."""
+        names = set()
+        for group in groups:
+            if not isinstance(group, sa.Column) or group.table is not table:
+                return False
+            names.add(group.name)
+        read = _columns_read(rows)
+        if any(column.table is not table for column in read):
+            return False  # a link followed, a subquery: not one index
+        # every SQLite index holds the rowid (the id), and a live index leaves out the
+        # records deleted_at IS NULL would skip
+        needed = {column.name for column in read} - {"id", "deleted_at"}
+        for index in table.indexes:
+            if index.dialect_kwargs.get("sqlite_where") is None or index.unique:
+                continue
+            held = [column.name for column in index.columns]
+            if set(held[: len(names)]) == names and needed <= set(held):
+                return True
+        return False
+
+    @contextlib.contextmanager
+    def sorting(self, conn: sa.Connection) -> Iterator[None]:
+        """SQLite sorts in memory in runs as big as the connection's page cache, then
+        merges the runs. With Ficha's 64 MB cache (storage/manager.py) a million records
+        make one run, sorted by chasing pointers far outside the processor's caches; runs
+        of 1 MB (the least SQLite takes) sort in half the time: grouping 1,000,000
+        customers by month and segment took 0.9 s of CPU instead of 1.85 s (SQLite
+        3.40). The page cache is set back afterwards; the statement's scan of the table
+        has pushed most of it out anyway."""
+        before = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+        conn.exec_driver_sql(f"PRAGMA cache_size=-{SORT_RUN_KIB}")
+        try:
+            yield
+        finally:
+            conn.exec_driver_sql(f"PRAGMA cache_size={int(before or -2000)}")
 
     def part(self, unit: str, expr: Any) -> Any:
         if unit == "hour_of_day":
@@ -185,6 +250,19 @@ class MariaDBReporting(Reporting):
             "day_of_month": sa.func.dayofmonth,
             "month_of_year": sa.func.month,
         }[unit](expr)
+
+
+def _columns_read(rows: sa.Select[Any]) -> set[sa.Column[Any]]:
+    """The table columns a SELECT reads, in what it selects and in its WHERE."""
+    found: set[sa.Column[Any]] = set()
+    parts = [*rows.selected_columns]
+    if rows.whereclause is not None:
+        parts.append(rows.whereclause)
+    for part in parts:
+        for element in visitors.iterate(part):
+            if isinstance(element, sa.Column):
+                found.add(element)
+    return found
 
 
 def reporting_for(backend: str) -> Reporting:

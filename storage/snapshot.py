@@ -53,13 +53,22 @@ def snapshot(model: Model) -> Snapshot:
             "search": search_columns(obj),
             # the list order shapes the tables too (an index serves it: storage/tables.py)
             "sort": [name for name, _descending in obj.list.sort],
-            "indexes": [
-                {"fields": list(i.fields), "unique": i.unique, "name": i.name} for i in obj.indexes
-            ],
+            "indexes": [index_spec(i) for i in obj.indexes],
         }
         for obj in model
         if obj.source is None  # a wrapped object has no table to migrate
     }
+
+
+def index_spec(index: IndexDef) -> dict[str, Any]:
+    spec: dict[str, Any] = {"fields": list(index.fields), "unique": index.unique}
+    spec["name"] = index.name
+    # written only when used, so that snapshots of earlier versions stay equal
+    if index.include:
+        spec["include"] = list(index.include)
+    if index.live:
+        spec["live"] = True
+    return spec
 
 
 def search_columns(obj: ObjectDef) -> list[str]:
@@ -89,7 +98,13 @@ def model_from_snapshot(snap: Mapping[str, Any], types: FieldTypeRegistry) -> Mo
                 return None
             fields[fname] = f
         indexes = tuple(
-            IndexDef(tuple(i["fields"]), bool(i["unique"]), i.get("name"))
+            IndexDef(
+                tuple(i["fields"]),
+                bool(i["unique"]),
+                i.get("name"),
+                include=tuple(i.get("include", ())),
+                live=bool(i.get("live")),
+            )
             for i in spec.get("indexes", [])
         )
         objects[name] = ObjectDef(

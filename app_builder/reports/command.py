@@ -1,5 +1,6 @@
 """`ficha report NAME [--param k=v] [--format table|csv|xlsx]`: a report from the command
-line, with full rights (the command line acts for the administrator)."""
+line, with full rights (the command line acts for the administrator). `--index` prints
+the index that keeps the report fast on a big table instead (framework/reports/indexes.py)."""
 
 from __future__ import annotations
 
@@ -28,14 +29,25 @@ from plugins.options import project_option
 @click.option(
     "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file."
 )
+@click.option(
+    "--index",
+    "advice",
+    is_flag=True,
+    help="Print the index to declare for this report to stay fast on a big table.",
+)
 def report(
-    name: str | None, project: Path, params: tuple[str, ...], fmt: str, output: Path | None
+    name: str | None,
+    project: Path,
+    params: tuple[str, ...],
+    fmt: str,
+    output: Path | None,
+    advice: bool,
 ) -> None:
     """Run the report NAME (a file of reports/); without NAME, list the reports."""
     from cli import _load, console, user_errors
 
     with user_errors():
-        _run(_load(project), name, params, fmt, output, console)
+        _run(_load(project), name, params, fmt, output, console, advice)
 
 
 def _run(
@@ -45,6 +57,7 @@ def _run(
     fmt: str,
     output: Path | None,
     console: Any,
+    advice: bool = False,
 ) -> None:
     from rich.markup import escape
     from rich.table import Table
@@ -66,6 +79,9 @@ def _run(
     if found is None:
         hint = did_you_mean(name, reports) or f"reports: {', '.join(reports) or 'none'}"
         raise FichaError(f"there is no report '{name}' ({hint})")
+    if advice:
+        _advise(ficha, found, console)
+        return
     given: dict[str, str] = {}
     for item in params:
         key, sep, value = item.partition("=")
@@ -96,3 +112,29 @@ def _run(
     console.print(grid)
     if result.truncated:
         console.print("[yellow]Only the first groups are shown: narrow it with --param.[/yellow]")
+
+
+def _advise(ficha: Any, report: Any, console: Any) -> None:
+    from rich.markup import escape
+
+    from framework.reports.indexes import advise
+
+    found = advise(report, ficha.model)
+    if found is None:
+        console.print(
+            f"{report.name} follows a link or groups by a computed value: no index of "
+            f"{report.source} can hold what it reads."
+        )
+        return
+    if found.served_by is not None:
+        declared = found.served_by
+        console.print(
+            f"[green]✓[/green] {report.name} is served by the index declared at "
+            f"{declared.pos} ({', '.join(declared.columns)}, live records)."
+        )
+        return
+    console.print(
+        f"For {report.name} to stay fast on a big table, declare in {found.file}:\n\n"
+        f"{escape(found.yaml)}\n\nthen run ficha migrate. The index holds what the report "
+        "groups by and reads, for the live records only; it costs a little on every save."
+    )

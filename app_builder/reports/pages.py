@@ -8,6 +8,7 @@ import dataclasses
 import datetime as dt
 import itertools
 import json
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
@@ -28,6 +29,7 @@ from framework.reports import BadParameter, catalog_of, run_report
 from framework.reports.access import may_run, refusal
 from framework.reports.compile import Monitor, Report
 from framework.reports.export import format_value, table, to_csv, to_xlsx
+from framework.reports.indexes import advise
 from framework.reports.params import as_text, resolve
 from framework.reports.query import MAX_GROUPS, ReportResult
 from framework.reports.spec import DashboardDef
@@ -43,6 +45,8 @@ _env.filters["tojson"] = lambda value: Markup(  # noqa: S704
     json.dumps(value, default=str).replace("<", "\\u003c")
 )
 _ids = itertools.count()
+#: a report page slower than this tells an administrator which index would help
+SLOW_REPORT_MS = 1000.0
 
 
 def render(name: str, **context: Any) -> str:
@@ -121,14 +125,27 @@ class ReportPage(_Page):
             for kind in ("csv", "xlsx", "print")
         }
 
+    def _advice(self, request: Request, took_ms: float) -> dict[str, Any] | None:
+        """For an administrator, after a slow run: the index that would keep it fast."""
+        if took_ms < SLOW_REPORT_MS:
+            return None
+        if not self.ficha.permissions.trusted(who_of(self.ficha, request)):
+            return None
+        found = advise(self.report, self.ficha.model)
+        if found is None or found.served_by is not None:
+            return None
+        return {"seconds": took_ms / 1000, "file": found.file, "yaml": found.yaml}
+
     @route("")
     async def index(self, request: Request) -> Response:
         result: ReportResult | None = None
         error = ""
+        started = time.perf_counter()
         try:
             result = await self._run(request)
         except (BadParameter, PermissionDenied) as exc:
             error = str(exc)
+        took_ms = (time.perf_counter() - started) * 1000
         values = {
             p.name: request.query_params.get(p.name, p.default or "")
             for p in self.report.spec.params
@@ -149,6 +166,7 @@ class ReportPage(_Page):
             drill=cell_link(result) if result is not None else None,
             truncated=result.truncated if result is not None else False,
             max_groups=MAX_GROUPS,
+            advice=self._advice(request, took_ms) if result is not None else None,
         )
         return self._page(request, html)
 

@@ -8,10 +8,15 @@ buckets, percentiles) are asked of storage/reporting.py.
     FROM (SELECT <bucket(created_at)> AS g0, stage AS g1, amount AS m1 …
           FROM opportunity WHERE deleted_at IS NULL AND <scope> AND <filters>) AS rows
     GROUP BY g0, g1 ORDER BY g0, g1
+
+A report grouped by a time bucket of a date may be grouped in two stages instead, by
+the date and then by its bucket, where storage says the database gains from it (SQLite,
+reading an index in order: see `ReportQuery._two_stages`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 from collections.abc import Mapping
@@ -128,22 +133,33 @@ def _number(measure: Measure, value: Any) -> Any:
     if measure.spec.func == "count":
         return int(value)
     if (
-        isinstance(value, float)
+        isinstance(value, float | Decimal)
         and measure.value is not None
         and measure.value.type.kind == "integer"
-        and value.is_integer()
+        and value == int(value)
     ):
+        # a sum of whole numbers is one, whatever the database widened it to (a NUMERIC
+        # for PostgreSQL's sum of bigints, MariaDB's DECIMAL)
         return int(value)
     return value
 
 
-class ReportQuery:
-    """Builds and runs the statement of one report on one database."""
+#: measures whose value over a group can be computed from the values of its parts
+DECOMPOSABLE = frozenset({"count", "sum", "avg", "min", "max", "ratio"})
 
-    def __init__(self, storage: StorageManager) -> None:
+
+class ReportQuery:
+    """Builds and runs the statement of one report on one database.
+
+    `two_stages` is for tests: True groups in two stages wherever the report allows it
+    (see `_rolled_up`), False never; None (the default) asks storage whether this
+    database gains from it for this statement."""
+
+    def __init__(self, storage: StorageManager, two_stages: bool | None = None) -> None:
         self.storage = storage
         self.reporting = reporting_for(storage.backend)
         self.reader = Reader(storage)
+        self.two_stages = two_stages
 
     def statement(
         self,
@@ -154,7 +170,7 @@ class ReportQuery:
         user: Mapping[str, Any] | None = None,
         limit: int | None = None,
     ) -> sa.Select[Any]:
-        storage, reporting = self.storage, self.reporting
+        storage = self.storage
         table = storage.table(report.source)
         ctx = Context(user=user, params=params)
         where: list[Any] = [table.c.deleted_at.is_(None)]
@@ -164,14 +180,8 @@ class ReportQuery:
             if all(params.get(p) is not None for p in f.params):
                 where.append(f.expression.where(storage, table, ctx))
         dims = [*report.rows, *report.columns]
-        inner: list[Any] = []
-        for i, dim in enumerate(dims):
-            col = dim.expression.column(storage, table, ctx)
-            if dim.kind == "bucket":
-                col = reporting.bucket(dim.spec.bucket or "day", col, dim.is_date)
-            elif dim.kind == "part":
-                col = reporting.part(dim.spec.bucket or "", col)
-            inner.append(col.label(f"g{i}"))
+        values = [dim.expression.column(storage, table, ctx) for dim in dims]
+        inputs: list[Any] = []
         plain = [m for m in report.measures if m.spec.func != "ratio"]
         for j, m in enumerate(plain):
             cond = m.where.where(storage, table, ctx) if m.where is not None else None
@@ -181,35 +191,134 @@ class ReportQuery:
                 value: Any = sa.literal_column("1")
             else:
                 value = m.value.column(storage, table, ctx)
-            inner.append((value if cond is None else sa.case((cond, value))).label(f"m{j}"))
+            inputs.append((value if cond is None else sa.case((cond, value))).label(f"m{j}"))
+        rolled = self._rolled_up(report, dims)
+        if rolled:  # the first stage groups by the dates themselves
+            firsts = [
+                col if i in rolled else self._grouped(dim, col)
+                for i, (dim, col) in enumerate(zip(dims, values, strict=True))
+            ]
+            rows_q = (
+                sa.select(*(g.label(f"g{i}") for i, g in enumerate(firsts)), *inputs)
+                .select_from(table)
+                .where(*where)
+            )
+            if self.two_stages or (
+                self.two_stages is None and self.reporting.groups_twice(table, firsts, rows_q)
+            ):
+                return self._two_stages(report, dims, rolled, rows_q, limit)
+        inner = []
+        for i, (dim, col) in enumerate(zip(dims, values, strict=True)):
+            inner.append(self._grouped(dim, col).label(f"g{i}"))
+        inner += inputs
         if not inner:
             inner.append(sa.literal_column("1").label("one"))
         rows_q = sa.select(*inner).select_from(table).where(*where)
         ranked = [
             j
             for j, m in enumerate(plain)
-            if m.spec.func == "percentile" and not reporting.native_percentile
+            if m.spec.func == "percentile" and not self.reporting.native_percentile
         ]
         if ranked:  # each value's rank in its group, and the group's size (window functions)
             base = rows_q.subquery("base")
             groups = [base.c[f"g{i}"] for i in range(len(dims))]
             extra = []
             for j in ranked:
-                rank, size = reporting.rank_columns(base.c[f"m{j}"], groups)
+                rank, size = self.reporting.rank_columns(base.c[f"m{j}"], groups)
                 extra += [rank.label(f"r{j}"), size.label(f"n{j}")]
             rows_q = sa.select(*base.c, *extra)
         sub = rows_q.subquery("rows")
         keys = [sub.c[f"g{i}"] for i in range(len(dims))]
+        aggs = {m.name: self._aggregate(m, sub, j) for j, m in enumerate(plain)}
+        return self._grouped_statement(report, sub, keys, aggs, limit)
+
+    def _grouped(self, dim: Dimension, col: Any) -> Any:
+        """The value a record is grouped by: its bucket or part of a date, or itself."""
+        if dim.kind == "bucket":
+            return self.reporting.bucket(dim.spec.bucket or "day", col, dim.is_date)
+        if dim.kind == "part":
+            return self.reporting.part(dim.spec.bucket or "", col)
+        return col
+
+    @staticmethod
+    def _rolled_up(report: Report, dims: list[Dimension]) -> set[int]:
+        """The groups that can be formed in two stages: first by the date itself, then
+        by its month (week, weekday …). Only dates: a date-time has nearly as many
+        values as records, so its first stage would shrink nothing. Only measures that
+        combine from parts (a count is the sum of the parts' counts, a mean their sum
+        over their count); a percentile needs every value at once."""
+        if any(m.spec.func not in DECOMPOSABLE for m in report.measures):
+            return set()
+        return {i for i, d in enumerate(dims) if d.kind in ("bucket", "part") and d.is_date}
+
+    def _two_stages(
+        self,
+        report: Report,
+        dims: list[Dimension],
+        rolled: set[int],
+        rows_q: sa.Select[Any],
+        limit: int | None,
+    ) -> sa.Select[Any]:
+        """Group by the dates first, then by their buckets. The first stage groups by
+        plain columns, which SQLite can read in order from an index holding them (no
+        sort of every record), and leaves a few rows per day for the second.
+
+            SELECT <bucket(g0)> AS g0, g1, sum(c), sum(s1) / sum(n1) …
+            FROM (SELECT g0, g1, count(*) AS c, sum(m1) AS s1, count(m1) AS n1 …
+                  FROM (<rows>) GROUP BY g0, g1) GROUP BY <bucket(g0)>, g1"""
+        sub = rows_q.subquery("rows")
+        plain = [m for m in report.measures if m.spec.func != "ratio"]
+        firsts: list[Any] = [sub.c[f"g{i}"] for i in range(len(dims))]
+        for j, m in enumerate(plain):
+            func = m.spec.func
+            value = sub.c.get(f"m{j}")
+            if func == "count":
+                firsts.append(
+                    (sa.func.count() if value is None else sa.func.count(value)).label(f"c{j}")
+                )
+            elif func in ("sum", "avg"):
+                firsts.append(sa.func.sum(value).label(f"s{j}"))
+                if func == "avg":
+                    firsts.append(sa.func.count(value).label(f"n{j}"))
+            else:
+                firsts.append(getattr(sa.func, func)(value).label(f"x{j}"))
+        groups = [sub.c[f"g{i}"] for i in range(len(dims))]
+        first = sa.select(*firsts).select_from(sub).group_by(*groups).subquery("days")
+        keys = [
+            self._grouped(d, first.c[f"g{i}"]) if i in rolled else first.c[f"g{i}"]
+            for i, d in enumerate(dims)
+        ]
         aggs: dict[str, Any] = {}
         for j, m in enumerate(plain):
-            aggs[m.name] = self._aggregate(m, sub, j)
+            func = m.spec.func
+            if func == "count":
+                aggs[m.name] = sa.func.sum(first.c[f"c{j}"])
+            elif func == "sum":
+                aggs[m.name] = sa.func.coalesce(sa.func.sum(first.c[f"s{j}"]), 0)
+            elif func == "avg":
+                total, count = sa.func.sum(first.c[f"s{j}"]), sa.func.sum(first.c[f"n{j}"])
+                aggs[m.name] = self.reporting.ratio(total, count)
+            else:
+                aggs[m.name] = getattr(sa.func, func)(first.c[f"x{j}"])
+        return self._grouped_statement(report, first, keys, aggs, limit)
+
+    def _grouped_statement(
+        self,
+        report: Report,
+        source: sa.Subquery,
+        keys: list[Any],
+        aggs: dict[str, Any],
+        limit: int | None,
+    ) -> sa.Select[Any]:
+        """The final SELECT: the groups, the measures (ratios of the others), the order."""
+        dims = [*report.rows, *report.columns]
         columns = [k.label(f"g{i}") for i, k in enumerate(keys)]
         for j, m in enumerate(report.measures):
             if m.spec.func == "ratio":
                 num, den = (aggs[n] for n in m.spec.ratio)
                 aggs[m.name] = self.reporting.ratio(num, den)
             columns.append(aggs[m.name].label(f"v{j}"))
-        stmt = sa.select(*columns).select_from(sub)
+        stmt = sa.select(*columns).select_from(source)
         if keys:
             stmt = stmt.group_by(*keys)
         order: list[Any] = []
@@ -255,8 +364,11 @@ class ReportQuery:
         limit = top if top is not None else MAX_GROUPS + 1
         stmt = self.statement(report, params, scope=scope, user=user, limit=limit)
         dims = [*report.rows, *report.columns]
+        # groups and percentiles sort (on SQLite, without an index read in order)
+        sorts = bool(dims) or any(m.spec.func == "percentile" for m in report.measures)
         with self.storage.read() as conn:
-            raw = conn.execute(stmt).all()
+            with self.reporting.sorting(conn) if sorts else contextlib.nullcontext():
+                raw = conn.execute(stmt).all()
             typed = [[_typed(d, row[i], self.reporting) for i, d in enumerate(dims)] for row in raw]
             titles: dict[int, dict[int, Any]] = {}
             for i, dim in enumerate(dims):

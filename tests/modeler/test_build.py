@@ -298,3 +298,62 @@ def test_yaml_merge_keys_share_field_settings(tmp_path: Path) -> None:
 def test_extending_an_unknown_object_suggests_the_right_one(tmp_path: Path) -> None:
     found = problems_of(tmp_path, {"a": "object: account\n", "b": "extends: acount\n"})
     assert any("[M050]" in p and "did you mean 'account'" in p for p in found)
+
+
+REPORTED = """\
+object: deal
+fields:
+  stage: {type: choice, values: [open, won]}
+  amount: money
+  closed: date
+  notes: text
+indexes:
+{entries}
+"""
+
+
+def test_an_index_can_hold_more_values_and_only_the_live_records(tmp_path: Path) -> None:
+    entries = "  - {fields: [closed, stage], include: [amount], live: true}\n  - [stage]"
+    model = build_model(write(tmp_path, {"deal": REPORTED.replace("{entries}", entries)}))
+    served, plain = model["deal"].indexes
+    assert (served.fields, served.include, served.live) == (("closed", "stage"), ("amount",), True)
+    assert served.columns == ("closed", "stage", "amount")
+    assert (plain.include, plain.live) == ((), False)
+
+
+@pytest.mark.parametrize(
+    ("entries", "where", "fragment"),
+    [
+        (
+            "  - {fields: [closed], include: [amout]}",
+            "8:34",  # at the name, not at the entry
+            "index of deal names unknown field 'amout' (did you mean 'amount'?)",
+        ),
+        ("  - {fields: [closed], include: [notes]}", "8:34", "'notes' is a text and cannot"),
+        ("  - {fields: [closed], include: [closed]}", "8:34", "both a field and in include:"),
+        ("  - {fields: [closed], inclde: [amount]}", "8:24", "did you mean 'include'?"),
+        ("  - {fields: [closed], live: yes please}", "8:30", "live must be true or false"),
+    ],
+)
+def test_what_an_index_holds_is_checked_where_it_is_written(
+    tmp_path: Path, entries: str, where: str, fragment: str
+) -> None:
+    found = problems_of(tmp_path, {"deal": REPORTED.replace("{entries}", entries)})
+    assert len(found) == 1, found
+    assert found[0].startswith(f"objects/deal.yaml:{where}:") and fragment in found[0], found
+
+
+@pytest.mark.parametrize(
+    ("entry", "fragment", "hint"),
+    [
+        ("{fields: [stage], include: [amount]}", "cannot include other fields", "second index"),
+        ("{fields: [stage], live: true}", "cannot leave the deleted records out", "leave live"),
+    ],
+)
+def test_a_unique_index_holds_nothing_else_and_every_record(
+    tmp_path: Path, entry: str, fragment: str, hint: str
+) -> None:
+    text = REPORTED.replace("{entries}", "  - [closed]") + f"unique:\n  - {entry}\n"
+    found = problems_of(tmp_path, {"deal": text})
+    assert len(found) == 1 and "[M052]" in found[0] and fragment in found[0], found
+    assert found[0].startswith("objects/deal.yaml:10:5:") and hint in found[0], found

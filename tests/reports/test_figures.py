@@ -111,3 +111,58 @@ def test_pivot_of_calls_by_type_and_outcome(loaded: Any, frame: pd.DataFrame) ->
     assert got == expected
     first_rows = list(dict.fromkeys(g.keys[0] for g in result.groups))
     assert first_rows[0] == "PS"  # sorted by the row's total, biggest first
+
+
+WEEKLY = """
+label: Calls per week and type
+source: call
+rows: [{field: date, by: week}, type]
+measures:
+  calls: count
+  abandoned: {count: 'outcome == "HANG"'}
+  abandoned_share: {ratio: [abandoned, calls]}
+  mean_wait: {avg: q_time, where: 'q_start is not null'}
+  longest_service: {max: ser_time}
+  shortest_vru: {min: vru_time}
+  service: {sum: ser_time}
+"""
+
+
+@pytest.mark.parametrize("two_stages", [True, False], ids=["two stages", "one stage"])
+def test_weekly_figures_per_type(
+    loaded: Any, frame: pd.DataFrame, tmp_path: Path, two_stages: bool
+) -> None:
+    from framework.reports.compile import compile_report
+    from framework.reports.load import load_reports
+    from framework.reports.query import ReportQuery
+
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "weekly.yaml").write_text(WEEKLY)
+    problems: list[Any] = []
+    specs = load_reports([(tmp_path / "reports", "test")], tmp_path, problems)
+    report = compile_report(specs[0], loaded.model, problems)
+    assert report is not None, problems
+    result = ReportQuery(loaded.storage, two_stages=two_stages).run(report, {})
+    df = frame.assign(week=[d - pd.Timedelta(days=d.weekday()) for d in frame["day"]])
+    queued = df[df["q_start"] != "0:00:00"].groupby(["week", "type"])["q_time"].mean()
+    by = df.groupby(["week", "type"])
+    expected = pd.DataFrame(
+        {
+            "calls": by.size(),
+            "abandoned": by["outcome"].apply(lambda s: int((s == "HANG").sum())),
+            "longest_service": by["ser_time"].max(),
+            "shortest_vru": by["vru_time"].min(),
+            "service": by["ser_time"].sum(),
+        }
+    )
+    got = {tuple(g.keys): g.values for g in result.groups}
+    assert set(got) == set(expected.index) and len(got) > 20
+    for key, row in expected.iterrows():
+        values = got[key]
+        for name in ("calls", "abandoned", "longest_service", "shortest_vru", "service"):
+            assert values[name] == row[name], (key, name)
+        assert values["abandoned_share"] == pytest.approx(row["abandoned"] / row["calls"])
+        if key in queued.index:
+            assert values["mean_wait"] == pytest.approx(queued[key], rel=1e-9)
+        else:
+            assert values["mean_wait"] is None
