@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 
 from modeler.fieldtypes import COLUMN, HAS_MANY, LINK, MANY_TO_MANY
 from modeler.schema import FieldDef, ObjectDef
+from storage.lookup import Found, Lookup, lookup
 from storage.manager import StorageManager
 from storage.tables import column_name
 
@@ -404,6 +405,12 @@ class Reader:
             r.id: LinkRef(r.id, str(r.ttl) if r.ttl is not None else f"#{r.id}", obj.name)
             for r in rows
         }
+
+    def lookup(
+        self, conn: Connection, lookups: Sequence[Lookup], *, limit: int = 20
+    ) -> builtins.list[Found]:
+        """Records found by an identifier stored in any of several places (storage/lookup.py)."""
+        return lookup(self.storage, conn, lookups, limit)
 
     def related(
         self, conn: Connection, object_name: str, ident: int, field_name: str, *, limit: int = 10

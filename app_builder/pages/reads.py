@@ -100,12 +100,18 @@ class Reads:
         return self._clean(object_name, records)
 
     def count(
-        self, conn: Connection, object_name: str, *, where: Iterable[Any] = (), cap: int = 999
+        self,
+        conn: Connection,
+        object_name: str,
+        *,
+        where: Iterable[Any] = (),
+        search: str | None = None,
+        cap: int = 999,
     ) -> Count:
         if not self.may(object_name):
             return Count(0)
         return self.ficha.reader.count(
-            conn, object_name, where=[*where, *self.scope(object_name)], cap=cap
+            conn, object_name, where=[*where, *self.scope(object_name)], search=search, cap=cap
         )
 
     def get(self, conn: Connection, object_name: str, ident: int) -> Record | None:

@@ -36,6 +36,8 @@ def test_a_customer_is_identified_by_whatever_the_caller_gives(crm: Any, client:
         "an email in capitals": made.email.upper(),
         "a DNI in lowercase with a hyphen": f"{made.dni[:-1]}-{made.dni[-1].lower()}",
         "a card as printed": made.card,
+        "a card typed without its spaces": made.card.replace(" ", ""),
+        "a card typed with hyphens": made.card.replace(" ", "-"),
         "a cookie id in capitals": made.cookie.upper(),
         "the tax id": made.tax_id.lower(),
     }
