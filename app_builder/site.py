@@ -4,19 +4,21 @@ behind a stable mount that `ficha serve --reload` can swap when the YAML changes
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 from starlette.applications import Starlette
+from starlette.datastructures import URLPath
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, Router
 from starlette.types import Receive, Scope, Send
 from starlette_admin.base import BaseAdmin
 from starlette_admin.i18n import TimezoneConfig
@@ -25,6 +27,7 @@ from starlette_admin.security.csrf import CSRFMiddleware
 from starlette_admin.storage.local import LocalStorage
 from starlette_admin.views import DropDown
 
+from app_builder.list_rows import render_row
 from app_builder.screens import RecordView
 from app_builder.security import FichaAuth, SecurityMiddleware
 from framework.app import PROJECT_PACK, Ficha
@@ -46,22 +49,22 @@ def _files_storage(ficha: Ficha) -> LocalStorage:
 
 
 def _page_url(request: Request, route: str, key: str, pk: Any) -> str:
-    """starlette-admin's detail_url/edit_url, with the route looked up once per page and
-    object (they were called several times per row, each walking every route)."""
-    cache: dict[tuple[str, str], str] = request.state.__dict__.setdefault("_ficha_page_urls", {})
-    base = cache.get((route, key))
-    if base is None:
-        url = request.url_for(f"{request.app.state.ROUTE_NAME}:{route}", key=key)
-        base = cache[(route, key)] = str(url)
-    origin = getattr(request.state, "_ficha_origin", None)
-    if origin is None:
+    """starlette-admin's detail_url/edit_url, with the route looked up and the origin
+    encoded once per page and object (they are asked several times per row)."""
+    cache: dict[tuple[str, str], tuple[str, str]] = request.state.__dict__.setdefault(
+        "_ficha_page_urls", {}
+    )
+    parts = cache.get((route, key))
+    if parts is None:
         from starlette_admin.helpers import _carry_origin
 
-        origin = request.state._ficha_origin = _carry_origin(request) or ""
-    query = {"pk": str(pk)}
-    if origin:
-        query["_origin"] = origin
-    return f"{base}?{urlencode(query)}"
+        url = request.url_for(f"{request.app.state.ROUTE_NAME}:{route}", key=key)
+        origin = _carry_origin(request)
+        parts = cache[(route, key)] = (
+            f"{url}?pk=",
+            "&" + urlencode({"_origin": origin}) if origin else "",
+        )
+    return f"{parts[0]}{quote_plus(str(pk))}{parts[1]}"
 
 
 def detail_url(request: Request, key: str, pk: Any) -> str:
@@ -128,6 +131,7 @@ def build_admin(ficha: Ficha) -> BaseAdmin:
     # serving (a changed YAML rebuilds the whole Admin): no mtime check per include.
     env.auto_reload = False
     env.globals["detail_url"] = detail_url
+    env.globals["ficha_list_row"] = functools.partial(render_row, env)
     files = _files_storage(ficha)
     by_pack: dict[str, list[RecordView]] = {}
     for obj in ficha.model:
@@ -159,6 +163,28 @@ def build_admin(ficha: Ficha) -> BaseAdmin:
     return admin
 
 
+class UrlPaths(dict[tuple[Any, ...], URLPath]):
+    """Route paths already found. starlette's url_for walks every route in turn, each
+    failing with an exception, and a page asks it dozens of times (the menu, static
+    files, links); a path depends only on the route table, which changes only when the
+    admin is swapped (and this is cleared)."""
+
+    def wrap(self, router: Router) -> None:
+        lookup = router.url_path_for
+
+        def url_path_for(name: str, /, **params: Any) -> URLPath:
+            try:
+                key = (name, *sorted(params.items()))
+                return self[key]
+            except KeyError:
+                path = self[key] = lookup(name, **params)
+                return path
+            except TypeError:  # a parameter that cannot be a key: look it up each time
+                return lookup(name, **params)
+
+        router.url_path_for = url_path_for  # type: ignore[method-assign]
+
+
 class SwappableApp:
     """A stable ASGI target whose inner app can be replaced while serving.
 
@@ -168,10 +194,12 @@ class SwappableApp:
     def __init__(self, app: Starlette) -> None:
         self.app = app
         self.generation = 0
+        self.url_paths = UrlPaths()
 
     def swap(self, app: Starlette) -> None:
         self.app = app
         self.generation += 1
+        self.url_paths.clear()
 
     @property
     def routes(self) -> list[Any]:  # url_for("admin:…") walks these
@@ -254,6 +282,7 @@ def build_web_app(
     )
     app.state.ficha_state = state
     app.state.admin = target
+    target.url_paths.wrap(app.router)
     if scheduler:
         from framework.scheduler import SchedulerThread
 

@@ -12,6 +12,7 @@ from starlette_admin import fields as sa_fields
 from starlette_admin.storage import BaseStorage
 from starlette_admin.types import RequestAction
 
+from framework.expressions.evaluate import Context
 from modeler.fieldtypes import COLUMN, CoerceContext, FieldTypeRegistry
 from modeler.schema import FieldDef, ObjectDef
 from storage.queries import LinkRef
@@ -58,6 +59,12 @@ class ChoiceInput(sa_fields.EnumField):
     (instead of breaking the page)."""
 
     def _get_label(self, value: Any, request: Request) -> Any:
+        if self.choices_loader is None:  # fixed choices: a dict, built once
+            labels = self.__dict__.get("_labels")
+            if labels is None:
+                pairs: Any = self._get_choices(request)  # (code, label) pairs
+                labels = self.__dict__["_labels"] = dict(pairs)
+            return labels.get(value, value)
         for code, label in self._get_choices(request):
             if value == code:
                 return label
@@ -187,8 +194,8 @@ def form_default(f: FieldDef, types: FieldTypeRegistry) -> Any:
         return None
     if isinstance(f.default, str) and f.default.startswith("="):
         expression = f.default[1:].replace(" ", "")
-        if expression == "today()":
-            return lambda *_: dt.date.today()
+        if expression == "today()":  # on the project's clock, as the rules read it
+            return lambda *_: Context().today
         if expression == "now()":
             # stored time (UTC): the form shows it in the project's timezone
             return lambda *_: dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)

@@ -24,6 +24,7 @@ from framework.expressions.evaluate import plain
 from framework.expressions.resolver import SqlAggregateResolver
 from framework.match_actions import run_create, run_lookup, run_update
 from framework.privacy import consent_allows
+from storage import counters
 from storage.tables import column_name
 
 if TYPE_CHECKING:
@@ -214,14 +215,8 @@ def _assign(ctx: ActionContext) -> None:
     )
     if not candidates:
         return
-    counters = ctx.records.storage.tables.system["counter"]
     key = f"assign:{ctx.object}.{ctx.rule.name}"[:120]
-    result = ctx.conn.execute(
-        counters.update().where(counters.c.name == key).values(value=counters.c.value + 1)
-    )
-    if result.rowcount == 0:
-        ctx.conn.execute(counters.insert().values(name=key, value=1))
-    turn = ctx.conn.execute(sa.select(counters.c.value).where(counters.c.name == key)).scalar_one()
+    turn = counters.increment(ctx.conn, ctx.records.storage.tables.system["counter"], key)
     chosen = candidates[(int(turn) - 1) % len(candidates)]
     ctx.records.update(
         ctx.object,

@@ -22,6 +22,7 @@ from framework.enforce import Enforcer
 from framework.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from modeler.fieldtypes import COLUMN, HAS_MANY, LINK, MANY_TO_MANY, CoerceContext
 from modeler.schema import FieldDef, ObjectDef
+from storage import counters
 from storage.manager import StorageManager
 from storage.queries import LinkRef, Reader, Record
 from storage.tables import column_name
@@ -725,21 +726,7 @@ class RecordService:
         assert counter_match is not None  # checked at load (M034)
         # The counter restarts whenever the stamped part (e.g. the year) changes.
         key = f"{obj.name}.{f.name}:{stamped}"[:120]
-        counters = self.storage.tables.system["counter"]
-        result = conn.execute(
-            counters.update().where(counters.c.name == key).values(value=counters.c.value + 1)
-        )
-        if result.rowcount == 0:
-            try:
-                with conn.begin_nested():
-                    conn.execute(counters.insert().values(name=key, value=1))
-            except sa.exc.IntegrityError:  # another writer created it first
-                conn.execute(
-                    counters.update()
-                    .where(counters.c.name == key)
-                    .values(value=counters.c.value + 1)
-                )
-        value = conn.execute(sa.select(counters.c.value).where(counters.c.name == key)).scalar_one()
+        value = counters.increment(conn, self.storage.tables.system["counter"], key)
         width = len(counter_match.group(1))
         return (
             stamped[: counter_match.start()] + f"{value:0{width}d}" + stamped[counter_match.end() :]

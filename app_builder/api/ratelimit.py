@@ -12,8 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import sqlalchemy as sa
-
+from storage import counters
 from storage.manager import StorageManager
 
 log = logging.getLogger("ficha.api")
@@ -77,25 +76,9 @@ class RateLimiter:
         return int(pipe.execute()[0])
 
     def _database(self, name: str, window: int) -> int:
-        c = self.counters
         with self.storage.write() as conn:
-            updated = conn.execute(
-                c.update().where(c.c.name == name).values(value=c.c.value + 1)
-            ).rowcount
-            if not updated:
-                try:
-                    with conn.begin_nested():
-                        conn.execute(c.insert().values(name=name, value=1))
-                except sa.exc.IntegrityError:  # another worker counted first
-                    conn.execute(c.update().where(c.c.name == name).values(value=c.c.value + 1))
-                if random.random() < 0.05:  # noqa: S311 - housekeeping, not security
-                    self._forget_old(conn, window)
-            return int(conn.execute(sa.select(c.c.value).where(c.c.name == name)).scalar_one())
-
-    def _forget_old(self, conn: sa.Connection, window: int) -> None:
-        """Counters of windows that ended are of no use: drop them now and then."""
-        c = self.counters
-        old = conn.execute(sa.select(c.c.name).where(c.c.name.like(f"{PREFIX}%"))).scalars()
-        stale = [n for n in old if not n.endswith(f":{window}")]
-        if stale:
-            conn.execute(c.delete().where(c.c.name.in_(stale[:1000])))
+            count = counters.increment(conn, self.counters, name)
+            if random.random() < 0.05:  # noqa: S311 - housekeeping, not security
+                # counters of windows that ended are of no use: drop them now and then
+                counters.forget(conn, self.counters, PREFIX, f":{window}")
+            return count
