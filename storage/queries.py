@@ -20,6 +20,8 @@ from sqlalchemy.engine import Connection
 
 from modeler.fieldtypes import COLUMN, HAS_MANY, LINK, MANY_TO_MANY
 from modeler.schema import FieldDef, ObjectDef
+from storage import combined
+from storage.combined import ChoicesOf, CountOf
 from storage.lookup import Found, Lookup, lookup
 from storage.manager import StorageManager
 from storage.tables import column_name
@@ -87,6 +89,7 @@ class Reader:
     def __init__(self, storage: StorageManager) -> None:
         self.storage = storage
         self.model = storage.model
+        self._aliases: dict[tuple[str, str], sa.FromClause] = {}
 
     # -- statement building ------------------------------------------------------------
 
@@ -123,7 +126,7 @@ class Reader:
             col = table.c[column_name(f)]
             if f.kind == LINK:
                 target = self.model[f.target or ""]
-                alias = self.storage.table(target.name).alias(f"l_{f.name}")
+                alias = self._alias(target.name, f"l_{f.name}")
                 joined[f.name] = alias
                 source = source.outerjoin(alias, alias.c.id == col)
                 columns.append(col.label(f.name))
@@ -133,6 +136,15 @@ class Reader:
         for name, make in (extra or {}).items():  # computed columns (virtual formulas …)
             columns.append(make(table).label(name))
         return sa.select(*columns).select_from(source), joined
+
+    def _alias(self, object_name: str, name: str) -> sa.FromClause:
+        """A named alias of a table, made once: making one copies every column of the
+        table (a quarter of the time of building a read that joins a few links)."""
+        key = (object_name, name)
+        alias = self._aliases.get(key)
+        if alias is None:
+            alias = self._aliases[key] = self.storage.table(object_name).alias(name)
+        return alias
 
     def _base_where(
         self, obj: ObjectDef, where: Iterable[Any], search: str | None, include_deleted: bool
@@ -405,6 +417,16 @@ class Reader:
             r.id: LinkRef(r.id, str(r.ttl) if r.ttl is not None else f"#{r.id}", obj.name)
             for r in rows
         }
+
+    def counts(self, conn: Connection, asked: Sequence[CountOf]) -> builtins.list[Count]:
+        """Several capped counts in one statement (storage/combined.py)."""
+        return combined.counts(self.storage, conn, asked)
+
+    def choices(
+        self, conn: Connection, asked: Sequence[ChoicesOf]
+    ) -> builtins.list[builtins.list[LinkRef]]:
+        """Several lists of records to choose from, ids and titles, in one statement."""
+        return combined.choices(self.storage, conn, asked)
 
     def lookup(
         self, conn: Connection, lookups: Sequence[Lookup], *, limit: int = 20

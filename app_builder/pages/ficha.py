@@ -19,7 +19,8 @@ from starlette_admin import route
 from starlette_admin.flash import flash
 
 from app_builder.pages import ficha_data
-from app_builder.pages.base import PageView, form_actor
+from app_builder.pages.base import PageView, Show, form_actor
+from app_builder.pages.cells import LIGHT, STRONG, Cells
 from app_builder.pages.identify import identify
 from framework.enforce import user_context
 from framework.expressions import Context, Expression
@@ -86,6 +87,9 @@ class FichaView(PageView):
         obj = self.ficha.model[self.page.object]
         title = found.record.get(obj.title_field)
         show_url = self.url(request, "ficha_show", pk=ident)
+        # another file's address is this one's with its id (one route lookup a page)
+        base = show_url.rsplit("/", 1)[0]
+        links = _PageLinks(self, request)
         return self.render(
             request,
             "pages/ficha.html",
@@ -97,18 +101,15 @@ class FichaView(PageView):
                 "may": {a.name: reads.may(a.relation.object, "create") for a in self.page.actions},
                 "actions": {a.name: f"{show_url}/{a.name}" for a in self.page.actions},
                 "show_url": show_url,
-                "page_url": lambda name: self._page_url(request, name),
-                "page_label": lambda name: getattr(self.pages.get(name), "menu_label", name),
-                "ficha_url": lambda pk: self.url(request, "ficha_show", pk=pk),
+                "page_url": links.url,
+                "page_label": links.label,
+                "ficha_url": lambda pk: f"{base}/{int(pk)}",
+                "cell": Cells(Show(self.ficha), self.page.object, lambda pk: f"{base}/{int(pk)}"),
+                "light": LIGHT,
+                "strong": STRONG,
                 "model": self.ficha.model,
             },
         )
-
-    def _page_url(self, request: Request, name: str) -> str | None:
-        view = self.pages.get(name)
-        if view is None or not view.is_accessible(request):
-            return None
-        return self.url(request, view.route_name)
 
     # -- quick actions: each one record, through the records service ------------------
 
@@ -130,6 +131,28 @@ class FichaView(PageView):
         obj = action.relation.object
         await self.write(request, lambda: self.ficha.records.create(obj, clean, actor), action.done)
         return back
+
+
+class _PageLinks:
+    """The other declared pages this request may open, looked up once each."""
+
+    def __init__(self, view: FichaView, request: Request) -> None:
+        self.view = view
+        self.request = request
+        self.found: dict[str, str | None] = {}
+
+    def url(self, name: str) -> str | None:
+        if name not in self.found:
+            page = self.view.pages.get(name)
+            self.found[name] = (
+                page.index_url(self.request)
+                if page is not None and page.is_accessible(self.request)
+                else None
+            )
+        return self.found[name]
+
+    def label(self, name: str) -> str:
+        return str(getattr(self.view.pages.get(name), "menu_label", name))
 
 
 def _values(action: Action, form: FormData, context: Context) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from framework.expressions.evaluate import plain
 from framework.expressions.resolver import SqlAggregateResolver
 from framework.pages.spec import Badge, CustomerFile, Relation, Section
 from modeler.fieldtypes import COLUMN, LINK
-from storage.queries import Count, Record
+from storage.queries import Count, LinkRef, Record
 from storage.tables import column_name
 
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ class CustomerData:
     alerts: list[Alert] = field(default_factory=list)
     header_badges: list[Badge] = field(default_factory=list)
     #: action → field → the records its select offers
-    options: dict[str, dict[str, list[Record]]] = field(default_factory=dict)
+    options: dict[str, dict[str, list[LinkRef]]] = field(default_factory=dict)
     page_no: int = 1
 
     @property
@@ -105,11 +105,16 @@ def load(
     found.header_badges = tests.badges(page.header.badges, record, page.object)
     if page.alerts is not None:
         found.alerts = alerts(reads, conn, page, record, {} if segments is None else segments)
+    uncounted: list[tuple[Rows, tuple[str, list[Any], int]]] = []
     for section in page.sections:
-        rows = _section(reads, conn, page, section, record, found.page_no)
+        rows = _section(reads, conn, page, section, record, found.page_no, uncounted)
         if rows is not None:
             tests.mark(rows)
             found.sections[section.name] = rows
+    # the lists that filled their page say how many there are in all: one statement
+    totals = reads.counts(conn, [c for _, c in uncounted])
+    for (rows, _), total in zip(uncounted, totals, strict=True):
+        rows.total = total
     found.options = _options(reads, conn, page, ident, found.sections)
     return found
 
@@ -121,16 +126,16 @@ class _Tests:
         self.resolver = SqlAggregateResolver(reads.ficha.storage, conn)
         self.context = context
 
-    def holds(self, badge: Badge, record: Record) -> bool:
+    def holds(self, badge: Badge, record: Record, values: dict[str, Any] | None) -> bool:
         if badge.field is not None and record.get(badge.field) in (None, "", []):
             return False
         if badge.when is None:
             return True
-        values = {k: plain(v) for k, v in record.items()}
-        return badge.when.test(values, self.resolver, self.context)
+        return badge.when.test(values or _plain(record), self.resolver, self.context)
 
     def badges(self, badges: tuple[Badge, ...], record: Record, obj: str) -> list[Badge]:
-        return [b for b in badges if self.holds(b, record)]
+        values = _plain(record) if any(b.when is not None for b in badges) else None
+        return [b for b in badges if self.holds(b, record, values)]
 
     def mark(self, rows: Rows) -> None:
         section = rows.section
@@ -138,7 +143,8 @@ class _Tests:
         for row in rows.rows:
             if section.badges:
                 rows.badges[row.id] = self.badges(section.badges, row, obj)
-            state = next((s for s in section.states if self.holds(s, row)), None)
+            values = _plain(row) if section.states else None
+            state = next((s for s in section.states if self.holds(s, row, values)), None)
             if state is not None:
                 rows.states[row.id] = state
         for nested in section.nested:
@@ -146,6 +152,10 @@ class _Tests:
                 for child in children:
                     key = (nested.name, child.id)
                     rows.nested_badges[key] = self.badges(nested.badges, child, "")
+
+
+def _plain(record: Record) -> dict[str, Any]:
+    return {k: plain(v) for k, v in record.items()}
 
 
 def _belongs(reads: Reads, relation: Relation, ident: int) -> Any:
@@ -184,6 +194,7 @@ def _section(
     section: Section,
     record: Record,
     page_no: int,
+    uncounted: list[tuple[Rows, tuple[str, list[Any], int]]],
 ) -> Rows | None:
     relation = section.relation
     if relation is None:
@@ -205,11 +216,9 @@ def _section(
         offset=offset,
         fields=_wanted(reads, obj, section.reads, reads.ficha.model[obj].title_field),
     )
-    if len(rows) < limit and (rows or offset == 0):
-        total = Count(offset + len(rows))
-    else:
-        total = reads.count(conn, obj, where=where, cap=9999 if section.page_size else 999)
-    found = Rows(section, rows, total)
+    found = Rows(section, rows, Count(offset + len(rows)))
+    if len(rows) == limit or (not rows and offset > 0):  # more than these, or past the end
+        uncounted.append((found, (obj, where, 9999 if section.page_size else 999)))
     ids = [r.id for r in rows]
     for nested in section.nested:
         if nested.relation is None or not ids or not reads.may(nested.relation.object):
@@ -236,22 +245,20 @@ def _section(
 
 def _options(
     reads: Reads, conn: Connection, page: CustomerFile, ident: int, shown: dict[str, Rows]
-) -> dict[str, dict[str, list[Record]]]:
+) -> dict[str, dict[str, list[LinkRef]]]:
     """The records each quick action's link fields offer: the customer's own (its
-    contacts, read for their section already) or those meeting the declared condition."""
+    contacts, read for their section already) or those meeting the declared condition,
+    all read in one statement."""
     model = reads.ficha.model
-    found: dict[str, dict[str, list[Record]]] = {}
+    found: dict[str, dict[str, list[LinkRef]]] = {a.name: {} for a in page.actions}
+    asked: list[tuple[str, str, str, list[Any]]] = []  # action, field, object, where
     for action in page.actions:
-        choices: dict[str, list[Record]] = {}
         obj = model[action.relation.object]
         for item in action.fields:
             f = obj.fields[item.field]
             if f.kind != LINK:
                 continue
             target = model[f.target or ""]
-            if not reads.may(target.name):
-                choices[item.field] = []
-                continue
             if item.options_from is not None:
                 same = next(
                     (
@@ -264,17 +271,21 @@ def _options(
                     None,
                 )
                 if same is not None:
-                    choices[item.field] = same.rows
+                    title = target.title_field
+                    found[action.name][item.field] = [
+                        LinkRef(r.id, str(r.get(title) or f"#{r.id}"), target.name)
+                        for r in same.rows
+                    ]
                     continue
                 where = [_belongs(reads, item.options_from, ident)]
             else:
                 where = (
                     [item.options.where(reads.ficha.storage)] if item.options is not None else []
                 )
-            choices[item.field] = reads.list(
-                conn, target.name, where=where, limit=CHOICES, fields=[target.title_field]
-            )
-        found[action.name] = choices
+            asked.append((action.name, item.field, target.name, where))
+    lists = reads.choices(conn, [(obj, where) for _, _, obj, where in asked], CHOICES)
+    for (action_name, field_name, _, _), records in zip(asked, lists, strict=True):
+        found[action_name][field_name] = records
     return found
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from framework.expressions import Expression
@@ -90,7 +91,7 @@ class Section:
     def object(self) -> str | None:
         return self.relation.object if self.relation is not None else None
 
-    @property
+    @cached_property
     def reads(self) -> tuple[str, ...]:
         """The fields read for each row: those shown and those the badges test."""
         names = [*self.fields, *self.details]
