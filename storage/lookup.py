@@ -5,7 +5,7 @@ The caller says where to look and what to compare; the SQL is built here."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,14 +39,18 @@ class Found:
 
 
 def lookup(
-    storage: StorageManager, conn: Connection, lookups: Sequence[Lookup], limit: int
+    storage: StorageManager,
+    conn: Connection,
+    lookups: Sequence[Lookup],
+    limit: int,
+    alias: Callable[[str, str], sa.FromClause] | None = None,
 ) -> list[Found]:
     """What the lookups find, in their order (at most `limit` from each, twice that in
     all); deleted records, and records reached through a deleted one, are left out."""
     selects = []
     for rank, spec in enumerate(lookups):
         if spec.values:
-            selects.append(sa.select(_one(storage, rank, spec, limit)))
+            selects.append(sa.select(_one(storage, rank, spec, limit, alias)))
     if not selects:
         return []
     union = sa.union_all(*selects).subquery("found")
@@ -58,7 +62,13 @@ def lookup(
     return [Found(int(r.found_id), int(r.rank), str(r.how), str(r.value)) for r in rows]
 
 
-def _one(storage: StorageManager, rank: int, spec: Lookup, limit: int) -> sa.Subquery:
+def _one(
+    storage: StorageManager,
+    rank: int,
+    spec: Lookup,
+    limit: int,
+    alias: Callable[[str, str], sa.FromClause] | None,
+) -> sa.Subquery:
     model = storage.model
     obj = model[spec.object]
     table = storage.table(obj.name)
@@ -74,7 +84,7 @@ def _one(storage: StorageManager, rank: int, spec: Lookup, limit: int) -> sa.Sub
             found = link
             break
         here = model[here.fields[name].target or ""]
-        nxt = storage.table(here.name).alias(f"via{rank}_{n}")
+        nxt = (alias or _alias(storage))(here.name, f"via{rank}_{n}")
         source = source.join(nxt, nxt.c.id == link)
         where.append(nxt.c.deleted_at.is_(None))
         at = nxt
@@ -95,3 +105,7 @@ def _one(storage: StorageManager, rank: int, spec: Lookup, limit: int) -> sa.Sub
         .limit(limit)
         .subquery(f"s{rank}")  # SQLite takes no LIMIT inside a UNION member
     )
+
+
+def _alias(storage: StorageManager) -> Callable[[str, str], sa.FromClause]:
+    return lambda name, label: storage.table(name).alias(label)

@@ -90,6 +90,7 @@ class Reader:
         self.storage = storage
         self.model = storage.model
         self._aliases: dict[tuple[str, str], sa.FromClause] = {}
+        self._prefix_indexes: dict[str, bool] = {}  # table → its prefix index is there
 
     # -- statement building ------------------------------------------------------------
 
@@ -182,6 +183,25 @@ class Reader:
         if not options:
             return sa.false()
         return sa.or_(*options) if len(options) > 1 else options[0]
+
+    def starting_with(self, conn: Connection, object_name: str, term: str) -> Any | None:
+        """Records whose first search field starts with `term`, case and accents aside,
+        through the database's prefix index; None where it has none (use `search`)."""
+        obj = self.model[object_name]
+        columns = [
+            column_name(obj.fields[n])
+            for n in obj.search_fields
+            if n in obj.fields and obj.fields[n].kind == COLUMN
+        ]
+        if not columns or obj.name in self.storage.external:
+            return None
+        table = self.storage.table(obj.name)
+        known = self._prefix_indexes.get(table.name)
+        if known is None:
+            known = self._prefix_indexes[table.name] = self.storage.dialect.has_prefix_index(
+                conn, table.name
+            )
+        return self.storage.dialect.prefix_clause(table, columns[0], term) if known else None
 
     def _exact_value(self, f: FieldDef, term: str) -> str | None:
         ftype = self.model.field_types.get(f.type)
@@ -432,7 +452,7 @@ class Reader:
         self, conn: Connection, lookups: Sequence[Lookup], *, limit: int = 20
     ) -> builtins.list[Found]:
         """Records found by an identifier stored in any of several places (storage/lookup.py)."""
-        return lookup(self.storage, conn, lookups, limit)
+        return lookup(self.storage, conn, lookups, limit, self._alias)
 
     def related(
         self, conn: Connection, object_name: str, ident: int, field_name: str, *, limit: int = 10

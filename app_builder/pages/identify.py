@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -122,9 +123,26 @@ def _exact(
 
 
 def _by_name(reads: Reads, conn: Connection, page: CustomerFile, text: str) -> list[Match]:
+    """A whole name typed from its start first (an index range where the database has a
+    prefix index), then any of its words anywhere (the full-text search)."""
+    reader = reads.ficha.reader
+    starts = {
+        name: reader.starting_with(conn, name, text)
+        for name in (page.object, *(r.object for r in page.search_in))
+    }
+    if all(clause is not None for clause in starts.values()):
+        found = _names(reads, conn, page, lambda name: {"where": [starts[name]]})
+        if found:
+            return found
+    return _names(reads, conn, page, lambda name: {"search": text})
+
+
+def _names(
+    reads: Reads, conn: Connection, page: CustomerFile, how_to: Callable[[str], dict[str, Any]]
+) -> list[Match]:
     obj = reads.ficha.model[page.object]
     shown = [obj.title_field, *page.summary]
-    found = reads.list(conn, page.object, search=text, limit=MAX_MATCHES, fields=shown)
+    found = reads.list(conn, page.object, limit=MAX_MATCHES, fields=shown, **how_to(page.object))
     how = {r.id: "name" for r in found}
     for relation in page.search_in:
         if len(how) >= MAX_MATCHES or not reads.may(relation.object):
@@ -132,7 +150,11 @@ def _by_name(reads: Reads, conn: Connection, page: CustomerFile, text: str) -> l
         other = reads.ficha.model[relation.object]
         link = relation.links[0]
         people = reads.list(
-            conn, other.name, search=text, limit=MAX_MATCHES, fields=[other.title_field, link]
+            conn,
+            other.name,
+            limit=MAX_MATCHES,
+            fields=[other.title_field, link],
+            **how_to(other.name),
         )
         for person in people:
             customer = person.get(link)
