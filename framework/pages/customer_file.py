@@ -4,16 +4,12 @@ against the model."""
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
-from typing import Any
-
-from framework.pages.read import MOMENTS, NUMBERS, PageChecker
+from framework.pages.actions import read_actions
+from framework.pages.read import MOMENTS, PageChecker, items
 from framework.pages.spec import (
     PLACES,
     READINGS,
     STYLES,
-    Action,
-    ActionField,
     Alerts,
     CustomerFile,
     Header,
@@ -22,9 +18,9 @@ from framework.pages.spec import (
     Relation,
     Section,
 )
-from modeler.fieldtypes import COLUMN, HAS_MANY, LINK
+from modeler.fieldtypes import COLUMN
 from modeler.loader import Node
-from modeler.schema import FieldDef, ObjectDef
+from modeler.schema import ObjectDef
 
 KEYS = (
     "kind",
@@ -65,8 +61,6 @@ SECTION_KEYS = (
     "empty",
 )
 LINK_KEYS = ("page", "label", "icon")
-ACTION_KEYS = ("label", "button", "done", "relation", "fields", "set")
-ACTION_FIELD_KEYS = ("field", "label", "required", "placeholder", "factor", "options")
 #: the reading a field's type gives what is typed
 TYPE_READINGS = {"phone": "phone", "email": "email", "national_id": "national_id"}
 
@@ -89,30 +83,15 @@ def read_customer_file(
         summary=check.field_names(doc.get("summary"), obj, "the summary of a match"),
         create=tuple(
             o.name
-            for item in _items(doc.get("create"))
+            for item in items(doc.get("create"))
             if (o := check.find_object(item, "an object to create")) is not None
         )
         or (obj.name,),
         header=_header(check, doc.get("header"), obj),
         alerts=_alerts(check, doc.get("alerts"), obj),
         sections=_sections(check, doc.get("sections"), obj, "sections"),
-        actions=_actions(check, doc.get("actions"), obj),
+        actions=read_actions(check, doc.get("actions"), obj),
     )
-
-
-def _items(node: Node | None) -> list[Node]:
-    if node is None:
-        return []
-    return list(node) if node.is_list else [node]
-
-
-def _named(check: PageChecker, node: Node | None, what: str) -> list[tuple[str, Node]]:
-    if node is None:
-        return []
-    if not node.is_map:
-        check.add("001", f"{what} must be a mapping of name → settings", node.pos)
-        return []
-    return list(node.items())
 
 
 def _split(
@@ -133,7 +112,7 @@ def _split(
 
 def _identify(check: PageChecker, node: Node | None, obj: ObjectDef) -> tuple[IdentifySource, ...]:
     found = []
-    for item in _items(node):
+    for item in items(node):
         spec = item if item.is_map else None
         if spec is not None and not check.mapping(spec, "an identifier", SOURCE_KEYS):
             continue
@@ -173,7 +152,7 @@ def _identify(check: PageChecker, node: Node | None, obj: ObjectDef) -> tuple[Id
 
 def _search_in(check: PageChecker, node: Node | None, obj: ObjectDef) -> tuple[Relation, ...]:
     found = []
-    for item in _items(node):
+    for item in items(node):
         relation = check.relation(item, obj, "search_in")
         if relation is not None and len(relation.path) > 1:
             check.add(
@@ -216,7 +195,7 @@ def _alerts(check: PageChecker, node: Node | None, obj: ObjectDef) -> Alerts | N
     levels: list[tuple[str, str]] = []
     levels_node = node.get("levels")
     if levels_node is not None and level is not None:
-        for code, color in _named(check, levels_node, "levels"):
+        for code, color in check.named(levels_node, "levels"):
             if check.choice(color, code, level.choice_codes, f"value of {level.name}"):
                 levels.append((code, check.color(color)))
     segment = check.field(node.get("segment"), alert, "segment", types=("text", "string"))
@@ -236,7 +215,7 @@ def _sections(
     check: PageChecker, node: Node | None, obj: ObjectDef, what: str, *, nested: bool = False
 ) -> tuple[Section, ...]:
     found = []
-    for name, spec in _named(check, node, what):
+    for name, spec in check.named(node, what):
         section = _section(check, name, spec, obj, nested)
         if section is not None:
             found.append(section)
@@ -341,143 +320,3 @@ def _link(check: PageChecker, node: Node | None, *, record: bool = False) -> Pag
         check.text(node.get("icon"), "icon") or "",
         record,
     )
-
-
-# -- quick actions ------------------------------------------------------------------------------
-
-
-def _actions(check: PageChecker, node: Node | None, obj: ObjectDef) -> tuple[Action, ...]:
-    found = []
-    for name, spec in _named(check, node, "actions"):
-        if not check.mapping(spec, f"action '{name}'", ACTION_KEYS):
-            continue
-        relation = check.relation(spec.get("relation"), obj, f"action '{name}'")
-        if relation is None:
-            if spec.get("relation") is None:
-                check.add(
-                    "002",
-                    f"action '{name}' needs relation: (the kind of record it makes)",
-                    spec.pos,
-                )
-            continue
-        if len(relation.path) != 1:
-            check.add(
-                "004",
-                f"action '{name}' makes records linked straight to the {obj.label}",
-                spec.get("relation").pos,  # type: ignore[union-attr]
-                "use one of its has_many fields",
-            )
-            continue
-        target = check.model[relation.object]
-        fields = tuple(
-            f
-            for item in _items(spec.get("fields"))
-            if (f := _action_field(check, item, target, obj)) is not None
-        )
-        if not fields:
-            check.add("002", f"action '{name}' needs fields: (what the form asks)", spec.pos)
-            continue
-        label = check.text(spec.get("label"), "label") or name.replace("_", " ").capitalize()
-        found.append(
-            Action(
-                name,
-                label,
-                check.text(spec.get("button"), "button") or label,
-                check.text(spec.get("done"), "done") or "Saved",
-                relation,
-                fields,
-                _values(check, spec.get("set"), target, relation, {f.field for f in fields}),
-                spec.pos,
-            )
-        )
-    return tuple(found)
-
-
-def _action_field(
-    check: PageChecker, item: Node, target: ObjectDef, obj: ObjectDef
-) -> ActionField | None:
-    spec = item if item.is_map else None
-    if spec is not None and not check.mapping(spec, "a field of a form", ACTION_FIELD_KEYS):
-        return None
-    f = check.field(spec.get("field") if spec is not None else item, target, "a form field")
-    if f is None:
-        if spec is not None and spec.get("field") is None:
-            check.add("002", "a field of a form needs field:", item.pos)
-        return None
-    if f.formula is not None or f.read_only:
-        check.add("004", f"'{f.name}' is computed or read-only: nobody types it", item.pos)
-        return None
-    if spec is None:
-        return ActionField(f.name, f.label, f.required, options_from=_options_from(f, obj))
-    factor: Decimal | None = None
-    if spec.get("factor") is not None:
-        try:
-            factor = Decimal(str(spec.get("factor").value))  # type: ignore[union-attr]
-        except InvalidOperation:
-            factor = None
-        if factor is None or f.type not in NUMBERS or factor <= 0:
-            check.add(
-                "004",
-                "factor is a positive number, for a number field",
-                spec.get("factor").pos,  # type: ignore[union-attr]
-            )
-            factor = None
-    options = None
-    if spec.get("options") is not None:
-        if f.kind != LINK:
-            check.add("004", "options: is a condition on a link's records", spec.get("options").pos)  # type: ignore[union-attr]
-        else:
-            options = check.expression(
-                spec.get("options"), check.model[f.target or ""], "the options"
-            )
-    required = spec.get("required")
-    return ActionField(
-        f.name,
-        check.text(spec.get("label"), "label") or f.label,
-        bool(required.value) if required is not None else f.required,
-        check.text(spec.get("placeholder"), "placeholder") or "",
-        factor,
-        options,
-        _options_from(f, obj) if options is None else None,
-    )
-
-
-def _options_from(f: FieldDef, obj: ObjectDef) -> Relation | None:
-    """A link to an object the customer has a list of (its contacts, its assets) offers
-    that list; to anything else (a product), the records of that object."""
-    if f.kind != LINK:
-        return None
-    lists = [g for g in obj.fields.values() if g.kind == HAS_MANY and g.target == f.target]
-    if len(lists) != 1:
-        return None
-    return Relation((lists[0].name,), f.target or "", (lists[0].via or "",))
-
-
-def _values(
-    check: PageChecker, node: Node | None, target: ObjectDef, relation: Relation, asked: set[str]
-) -> tuple[tuple[str, Any], ...]:
-    """`set: {channel: phone, agent: =user.id}`: a value, or `=` and an expression."""
-    found: list[tuple[str, Any]] = []
-    for name, value in _named(check, node, "set"):
-        f = check.field(value, target, "set", name=name)
-        if f is None:
-            continue
-        if name in asked or name == relation.links[0]:
-            check.add(
-                "004",
-                f"'{name}' is asked in the form or is the link to the customer: it is not set",
-                value.key_pos or value.pos,
-            )
-            continue
-        text = value.value
-        if isinstance(text, str) and text.startswith("="):
-            expression = check.expression(
-                Node(text[1:], value.pos), target, f"the value of {name}", condition=False
-            )
-            if expression is not None:
-                found.append((name, expression))
-        elif value.is_map or value.is_list:
-            check.add("004", f"the value of {name} must be one value", value.pos)
-        else:
-            found.append((name, text))
-    return tuple(found)

@@ -161,6 +161,15 @@ class PageChecker(Checker):
                 found.append(Sort(name, text.startswith("-")))
         return tuple(found)
 
+    def named(self, node: Node | None, what: str) -> list[tuple[str, Node]]:
+        """A mapping of name → settings (sections, actions, set:)."""
+        if node is None:
+            return []
+        if not node.is_map:
+            self.add("001", f"{what} must be a mapping of name → settings", node.pos)
+            return []
+        return list(node.items())
+
     # -- badges ------------------------------------------------------------------------------
 
     def color(self, node: Node | None, default: str = "") -> str:
@@ -205,6 +214,13 @@ class PageChecker(Checker):
                 )
             )
         return tuple(found)
+
+
+def items(node: Node | None) -> list[Node]:
+    """A list, or one item written alone."""
+    if node is None:
+        return []
+    return list(node) if node.is_list else [node]
 
 
 def _a(word: str) -> str:

@@ -3,7 +3,7 @@ every name checked against the model."""
 
 from __future__ import annotations
 
-from framework.pages.read import MOMENTS, NUMBERS, PageChecker
+from framework.pages.read import MOMENTS, NUMBERS, PageChecker, items
 from framework.pages.spec import Agenda, AgendaItems, Board, PlanFrom, WorkQueues
 from modeler.fieldtypes import COLUMN, LINK
 from modeler.loader import Node
@@ -134,9 +134,7 @@ def read_agenda(
         fields=check.field_names(doc.get("fields"), obj, "fields"),
         plan_from=_plan_from(check, doc.get("plan_from"), obj),
         also=tuple(
-            items
-            for item in (list(doc.get("also") or []) if doc.get("also") is not None else [])
-            if (items := _also(check, item)) is not None
+            extra for item in items(doc.get("also")) if (extra := _also(check, item)) is not None
         ),
     )
 
@@ -184,7 +182,7 @@ def _plan_from(check: PageChecker, node: Node | None, obj: ObjectDef) -> PlanFro
             return None
         link = f.name
     copy = []
-    for item in list(node.get("copy") or []) if node.get("copy") is not None else []:
+    for item in items(node.get("copy")):
         mine = check.field(item, obj, "a field copied")
         theirs = check.field(item, source, "a field copied") if mine is not None else None
         if mine is not None and theirs is not None:
