@@ -45,8 +45,12 @@ def readings(text: str, region: str) -> dict[str, set[str]]:
     """What the typed text would be stored as, for each kind of identifier."""
     raw = text.strip()
     found: dict[str, set[str]] = {"phone": set(), "email": set(), "national_id": set()}
-    # a code as typed, and without the separators it is printed with (stored that way)
-    found["code"] = {raw.upper(), _SEPARATORS.sub("", raw).upper()} - {""}
+    # a code as typed, and without the separators it is printed with (stored that way);
+    # words without a digit among them are a name ("Ana López"), never a card or a PIN
+    if re.search(r"\d", raw) or len(raw.split()) < 2:
+        found["code"] = {raw.upper(), _SEPARATORS.sub("", raw).upper()} - {""}
+    else:
+        found["code"] = set()
     if "@" in raw:
         found["email"].add(raw.lower())
     digits = re.sub(r"\D", "", raw)
