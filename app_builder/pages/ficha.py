@@ -30,6 +30,15 @@ if TYPE_CHECKING:
     from framework.app import Ficha
 
 
+#: a reading → how the search box names it, and an example of the help line
+READING_PHRASES = {
+    "phone": ("a phone in any format", "600 12 34 56"),
+    "email": ("an email", "ana@example.com"),
+    "national_id": ("a national id", "12345678Z"),
+    "code": ("a card or another code", "4000 0001 2345 6789"),
+}
+
+
 class FichaView(PageView):
     """The customer file (menu: its declared label)."""
 
@@ -62,12 +71,18 @@ class FichaView(PageView):
 
     def _identify(self, text: str, matches: list[Any], missing: int | None = None) -> Any:
         model = self.ficha.model
+        # what may be typed: the readings the declared identifiers are compared with
+        readings = list(dict.fromkeys(r for s in self.page.identify for r in s.readings))
         return {
             "q": text,
             "matches": matches,
             "searched": bool(text) or missing is not None,
             "missing": missing,
             "create": [model[name] for name in self.page.create],
+            "placeholder": ", ".join(
+                [*(READING_PHRASES[r][0] for r in readings), "a name"]
+            ).capitalize(),
+            "examples": [READING_PHRASES[r][1] for r in readings],
         }
 
     @route("/{pk:int}", name="ficha_show")

@@ -263,7 +263,7 @@ class QueuesView(PageView):
             and record is not None
             and n in record
         ]
-        account = self._customer(queue.object, record) if record is not None else None
+        customer = self._customer(queue.object, record) if record is not None else None
         return self.render(
             request,
             "pages/queue_work.html",
@@ -274,7 +274,7 @@ class QueuesView(PageView):
                 "fields": fields,
                 "pos": pos,
                 "total": total,
-                "account": account,
+                "customer": customer,
                 "work_url": self.url(request, "queue_work", pk=queue.id),
                 "list_url": self.url(request, "queue_list", pk=queue.id),
                 "title": str(queue.record.get("name")),
