@@ -19,8 +19,8 @@ def include_name(owned: set[str]) -> Any:
     def include(name: str | None, type_: str, parent_names: Any) -> bool:
         if type_ == "table":
             return name in owned  # never touch, let alone drop, a table Ficha did not make
-        # full-text indexes are managed by set_fulltext, not compared here
-        return not (type_ == "index" and name and name.startswith("ft_"))
+        # full-text and prefix indexes are managed by set_fulltext, not compared here
+        return not (type_ == "index" and name and name.startswith(("ft_", "fp_")))
 
     return include
 

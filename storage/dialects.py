@@ -68,6 +68,21 @@ class Dialect:
             ]
         )
 
+    def prefix_clause(self, table: sa.Table, column: str, term: str) -> Any | None:
+        """A WHERE clause matching the rows whose `column`, case and accents folded,
+        starts with `term` — through an index, or None where there is none (a caller
+        saying their whole name is found at once, before the full-text search)."""
+        return None
+
+    def has_prefix_index(self, conn: Connection, table: str) -> bool:
+        """Whether the table's prefix index is there."""
+        return False
+
+    def fulltext_complete(self, conn: Connection, table: str) -> bool:
+        """Whether the table's full-text structure is all there is to it now (one built
+        by an earlier version may lack a part: `ficha migrate` builds it again)."""
+        return True
+
     def estimate_rows(self, conn: Connection, table: sa.Table) -> int | None:
         """A fast approximate row count of the whole table, or None if unknown."""
         return None
@@ -261,6 +276,32 @@ BEGIN
 END $$"""
 
 
+PG_FOLD = "ficha_fold"
+
+# ficha_fold(text): lowercase without accents, IMMUTABLE so an index can hold it. Without
+# the unaccent extension it only lowercases (and the full-text config keeps accents too).
+PG_FOLD_SETUP = f"""
+DO $$
+BEGIN
+  IF to_regprocedure(quote_ident(current_schema()) || '.{PG_FOLD}(text)') IS NULL THEN
+    BEGIN
+      EXECUTE 'CREATE FUNCTION {PG_FOLD}(text) RETURNS text LANGUAGE sql IMMUTABLE STRICT '
+        'PARALLEL SAFE AS $f$ SELECT lower(public.unaccent(''public.unaccent''::regdictionary, '
+        '$1)) $f$';
+    EXCEPTION WHEN undefined_function OR undefined_object OR invalid_schema_name THEN
+      EXECUTE 'CREATE FUNCTION {PG_FOLD}(text) RETURNS text LANGUAGE sql IMMUTABLE STRICT '
+        'PARALLEL SAFE AS $f$ SELECT lower($1) $f$';
+    END;
+  END IF;
+END $$"""
+
+
+def fold_index_name(table: str) -> str:
+    from storage.tables import short_name
+
+    return short_name(f"fp_{table}")
+
+
 class PostgreSQLDialect(Dialect):
     """A GIN index over to_tsvector('ficha_search', …) of the search columns."""
 
@@ -273,15 +314,46 @@ class PostgreSQLDialect(Dialect):
         return f"to_tsvector('{PG_SEARCH_CONFIG}'::regconfig, {parts})"
 
     def fulltext_ddl(self, table: str, columns: Sequence[str]) -> list[str]:
+        # the GIN finds words anywhere; the B-tree over the first search column, folded,
+        # finds a whole name typed from its start (a GIN prefix search of three common
+        # words reads thousands of entries: 13 ms on a million names, against 0.1 ms)
         return [
             PG_SEARCH_SETUP,
+            PG_FOLD_SETUP,
             *self.fulltext_drop_ddl(table),
             f'CREATE INDEX "{fts_index_name(table)}" ON "{table}" USING gin '
             f"(({self._document(columns)}))",
+            f'CREATE INDEX "{fold_index_name(table)}" ON "{table}" '
+            f'({PG_FOLD}("{columns[0]}") text_pattern_ops)',
         ]
 
     def fulltext_drop_ddl(self, table: str) -> list[str]:
-        return [f'DROP INDEX IF EXISTS "{fts_index_name(table)}"']
+        return [
+            f'DROP INDEX IF EXISTS "{fts_index_name(table)}"',
+            f'DROP INDEX IF EXISTS "{fold_index_name(table)}"',
+        ]
+
+    def prefix_clause(self, table: sa.Table, column: str, term: str) -> Any | None:
+        text = " ".join(term.split())
+        if not text:
+            return None
+        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        # folded by the database itself, so the text is folded as the index is; a
+        # constant once bound, so the planner reads it as a prefix of the index
+        # (|| is immutable, concat() is not: the planner would leave it unevaluated)
+        fold = getattr(sa.func, PG_FOLD)
+        pattern = fold(sa.bindparam(None, escaped, type_=sa.Text)).concat("%")
+        return fold(table.c[column]).like(pattern, escape="\\")
+
+    def fulltext_complete(self, conn: Connection, table: str) -> bool:
+        return self.has_prefix_index(conn, table)
+
+    def has_prefix_index(self, conn: Connection, table: str) -> bool:
+        found = conn.execute(
+            sa.text("SELECT to_regclass(:name) IS NOT NULL"),
+            {"name": f'"{fold_index_name(table)}"'},
+        ).scalar()
+        return bool(found)
 
     def fulltext_clause(self, table: sa.Table, columns: Sequence[str], term: str) -> Any:
         pieces = term.split()[:8]

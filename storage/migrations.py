@@ -147,6 +147,10 @@ def plan(storage: StorageManager, migrations_dir: Path, options: Options | None 
         fulltext_now = {
             t: read_meta(conn, f"fulltext:{t}") or [] for t in {*new_snapshot, *old_snapshot}
         }
+        for table, columns in fulltext_now.items():
+            # a structure built by an earlier version lacks the prefix index: rebuilt
+            if columns and not storage.dialect.fulltext_complete(conn, table):
+                fulltext_now[table] = []
         planner = Planner(
             storage,
             conn,

@@ -48,6 +48,11 @@ class PageView(CustomView):
     def url(self, request: Request, name: str, **params: Any) -> str:
         return str(request.url_for(f"{request.app.state.ROUTE_NAME}:{name}", **params))
 
+    def index_url(self, request: Request) -> str:
+        """The page itself (its other routes are this and a suffix: two boards never
+        share a route's name)."""
+        return self.url(request, self.route_name or "")
+
     def render(self, request: Request, template: str, context: dict[str, Any]) -> Response:
         assert self._admin is not None, "the page must be added to the screens first"
         context.setdefault("title", self.title(request))

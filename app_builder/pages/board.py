@@ -1,16 +1,16 @@
-"""A kanban board of any object with a workflow: one column per state, a card per record;
-dragging a card asks the records service to change the state, so the workflow decides
-(its transitions, conditions and roles), and a refused move comes back with the reason.
+"""A kanban board of any object with a choice field, as pages/*.yaml declares it
+(`kind: board`): one column per value, a card per record. Dragging a card asks the
+records service to change the value, so the workflow decides (its transitions,
+conditions and roles), and a refused move comes back with the reason.
 
-The core pack's opportunities are the sales pipeline (`/admin/pipeline`); tickets get a
-board too. Each card knows where it may go (`Enforcer.allowed_states`), so the columns it
-cannot enter are dimmed while it is dragged.
+Each card knows where it may go (`Enforcer.allowed_states`, when the columns are the
+workflow's field), so the columns it cannot enter are dimmed while it is dragged.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -19,31 +19,33 @@ from starlette_admin import route
 from app_builder.pages.base import PageView, form_actor, refusal
 from app_builder.pages.reads import Reads
 from framework.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from modeler.fieldtypes import LINK
-from storage.queries import Record, Sort
+from framework.pages.spec import Board
+from storage.queries import Record
 from storage.tables import column_name
 
-CARDS_PER_COLUMN = 50
+if TYPE_CHECKING:
+    from framework.app import Ficha
 
 
 class BoardView(PageView):
     """The board of one object, e.g. opportunities by stage."""
 
-    #: the object, the card's fields after its title, the sort of each column
-    object_name = "opportunity"
-    card_fields: tuple[str, ...] = ("account", "amount", "expected_close", "owner")
-    sort: tuple[Sort, ...] = (Sort("expected_close"),)
-    sum_field: str | None = "amount"
-
-    def __init__(self, ficha: Any, **options: Any) -> None:
-        for key, value in options.items():
-            setattr(self, key, value)
+    def __init__(self, ficha: Ficha, board: Board) -> None:
+        self.menu_label = board.label
+        self.icon = board.icon
+        self.path = board.path
+        self.route_name = board.name
+        self.needs = board.needs
         super().__init__(ficha)
-        self.needs = (self.object_name,)
-        self.obj = ficha.model[self.object_name]
-        self.state_field = ficha.behaviour.of(self.object_name).workflow_field or ""
-        # routes are named after the view, so two boards never share a route name
-        self.index_name = self.route_name or self.object_name
+        self.board = board
+        self.object_name = board.object
+        self.obj = ficha.model[board.object]
+        self.state_field = board.columns
+        self.card_fields = board.card
+        self.sum_field = board.sum
+        workflow = ficha.behaviour.of(board.object).workflow_field
+        # which columns a card may enter is the workflow's to say, when it moves this field
+        self.by_workflow = workflow == board.columns
 
     @route("")
     async def index(self, request: Request) -> Response:
@@ -64,7 +66,8 @@ class BoardView(PageView):
                 "columns": columns,
                 "mine": mine,
                 "q": text or "",
-                "move_url": self.url(request, f"{self.index_name}_move"),
+                "move_url": self.index_url(request) + "/move",
+                "mine_field": self.board.mine,
                 "may_move": reads.may(self.object_name, "update"),
             },
         )
@@ -73,28 +76,32 @@ class BoardView(PageView):
         self, reads: Reads, actor: Any, mine: bool, text: str | None
     ) -> list[dict[str, Any]]:
         table = reads.table(self.object_name)
-        state = table.c[self.state_field]
+        state = table.c[column_name(self.obj.fields[self.state_field])]
         where: list[Any] = []
-        owner = self.obj.fields.get("owner")
-        if mine and owner is not None and owner.kind == LINK:
-            where.append(table.c[column_name(owner)] == reads.user_id)
-        enforcer = self.ficha.records.enforcer
+        if self.board.filter is not None:
+            where.append(self.board.filter.where(self.ficha.storage))
+        if mine and self.board.mine is not None:
+            where.append(table.c[column_name(self.obj.fields[self.board.mine])] == reads.user_id)
+        enforcer = self.ficha.records.enforcer if self.by_workflow else None
         columns = []
         with self.ficha.storage.read() as conn:
             for value in self.obj.fields[self.state_field].values:
                 condition = [state == value.code, *where]
+                limit = self.board.limit_of(value.code)
                 cards = reads.list(
                     conn,
                     self.object_name,
                     where=condition,
-                    sort=self.sort,
-                    limit=CARDS_PER_COLUMN,
+                    sort=self.board.sort,
+                    limit=limit,
                     search=text,
                 )
                 total = (
                     len(cards)
-                    if len(cards) < CARDS_PER_COLUMN
-                    else reads.count(conn, self.object_name, where=condition, cap=9999).value
+                    if len(cards) < limit
+                    else reads.count(
+                        conn, self.object_name, where=condition, search=text, cap=9999
+                    ).value
                 )
                 for card in cards:
                     allowed = (
@@ -114,6 +121,7 @@ class BoardView(PageView):
                 )
         return columns
 
+    @route("/move", methods=["POST"])
     async def move(self, request: Request) -> Response:
         """POST {id, to, version}: the move, through the workflow; 409 with the reason."""
         try:
@@ -124,7 +132,7 @@ class BoardView(PageView):
             return JSONResponse({"ok": False, "error": "the move could not be read"}, 400)
         actor = form_actor(request)
 
-        enforcer = self.ficha.records.enforcer
+        enforcer = self.ficha.records.enforcer if self.by_workflow else None
 
         def save() -> tuple[Record, list[str]]:
             record = self.ficha.records.update(
@@ -165,29 +173,3 @@ def _sum(cards: list[Record], name: str | None) -> Any:
         return None
     values = [c.get(name) for c in cards if c.get(name) is not None]
     return sum(values) if values else None
-
-
-class PipelineView(BoardView):
-    menu_label = "Pipeline"
-    icon = "fa fa-table-columns"
-    path = "/pipeline"
-    route_name = "pipeline"
-
-    @route("/move", methods=["POST"], name="pipeline_move")
-    async def move_card(self, request: Request) -> Response:
-        return await self.move(request)
-
-
-class TicketBoardView(BoardView):
-    menu_label = "Ticket board"
-    icon = "fa fa-table-columns"
-    path = "/ticket-board"
-    route_name = "ticket_board"
-    object_name = "ticket"
-    card_fields = ("account", "priority", "resolution_due", "assigned_to")
-    sort = (Sort("resolution_due"),)
-    sum_field = None
-
-    @route("/move", methods=["POST"], name="ticket_board_move")
-    async def move_card(self, request: Request) -> Response:
-        return await self.move(request)

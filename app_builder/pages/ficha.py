@@ -1,15 +1,16 @@
-"""The ficha: one page per customer, and the "Who is this customer?" search that opens it.
+"""The customer file (ficha): one page per record of the declared object, and the "Who is
+this customer?" search that opens it — both as pages/customer_file.yaml declares them.
 
-`/admin/ficha?q=…` identifies the customer (app_builder/pages/identify.py) and, when one
-customer matches, opens its file; `/admin/ficha/<id>` is the file itself, with quick
-actions that write through the records service: log a call, open a ticket, create an
-opportunity, record a campaign response.
+`/admin/ficha?q=…` identifies the customer (identify.py) and, when one customer matches,
+opens its file; `/admin/ficha/<id>` is the file itself, with the declared quick actions
+(`/admin/ficha/<id>/<action>`), each of which makes one record through the records
+service.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Any
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -18,20 +19,40 @@ from starlette_admin import route
 from starlette_admin.flash import flash
 
 from app_builder.pages import ficha_data
-from app_builder.pages.base import PageView, form_actor
+from app_builder.pages.base import PageView, Show, form_actor
+from app_builder.pages.cells import LIGHT, STRONG, Cells
 from app_builder.pages.identify import identify
+from framework.enforce import user_context
+from framework.expressions import Context, Expression
+from framework.pages.spec import Action, ActionField, CustomerFile
 
-ENTRY = "account"
+if TYPE_CHECKING:
+    from framework.app import Ficha
+
+
+#: a reading → how the search box names it, and an example of the help line
+READING_PHRASES = {
+    "phone": ("a phone in any format", "600 12 34 56"),
+    "email": ("an email", "ana@example.com"),
+    "national_id": ("a national id", "12345678Z"),
+    "code": ("a card or another code", "4000 0001 2345 6789"),
+}
 
 
 class FichaView(PageView):
-    """Customer file (menu: "Customer file")."""
+    """The customer file (menu: its declared label)."""
 
-    menu_label = "Customer file"
-    icon = "fa fa-address-card"
-    path = "/ficha"
-    route_name = "ficha"
-    needs = (ENTRY,)
+    route_name = "ficha"  # the header's search box opens it by this name
+
+    def __init__(self, ficha: Ficha, page: CustomerFile, pages: dict[str, Any]) -> None:
+        self.menu_label = page.label
+        self.icon = page.icon
+        self.path = page.path
+        self.needs = page.needs
+        super().__init__(ficha)
+        self.page = page
+        self.pages = pages  # the other declared pages, to link to them by name
+        self._segments: dict[str, Any] = {}  # compiled segment conditions of alerts
 
     @route("")
     async def index(self, request: Request) -> Response:
@@ -40,140 +61,134 @@ class FichaView(PageView):
 
         def find() -> list[Any]:
             with self.ficha.storage.read() as conn:
-                return identify(reads, conn, text)
+                return identify(reads, conn, self.page, text)
 
         matches = await self.run(find) if text else []
         if len(matches) == 1:
             flash(request, f"{matches[0].name}: identified by {matches[0].how}", "info")
             return self.back(self.url(request, "ficha_show", pk=matches[0].account_id))
-        return self.render(
-            request,
-            "pages/identify.html",
-            {"q": text, "matches": matches, "searched": bool(text)},
-        )
+        return self.render(request, "pages/identify.html", self._identify(text, matches))
+
+    def _identify(self, text: str, matches: list[Any], missing: int | None = None) -> Any:
+        model = self.ficha.model
+        # what may be typed: the readings the declared identifiers are compared with
+        readings = list(dict.fromkeys(r for s in self.page.identify for r in s.readings))
+        return {
+            "q": text,
+            "matches": matches,
+            "searched": bool(text) or missing is not None,
+            "missing": missing,
+            "create": [model[name] for name in self.page.create],
+            "placeholder": ", ".join(
+                [*(READING_PHRASES[r][0] for r in readings), "a name"]
+            ).capitalize(),
+            "examples": [READING_PHRASES[r][1] for r in readings],
+        }
 
     @route("/{pk:int}", name="ficha_show")
     async def show(self, request: Request) -> Response:
         ident = int(request.path_params["pk"])
         page = _int(request.query_params.get("page"), 1)
         reads = self.reads(request)
+        context = Context(user=user_context(form_actor(request)))
 
         def load() -> Any:
             with self.ficha.storage.read() as conn:
-                return ficha_data.load(reads, conn, ident, page, self._segments)
+                return ficha_data.load(reads, conn, self.page, ident, page, self._segments, context)
 
         found = await self.run(load)
         if found is None:
-            return self.render(
-                request,
-                "pages/identify.html",
-                {"q": "", "matches": [], "searched": True, "missing": ident},
-            )
+            return self.render(request, "pages/identify.html", self._identify("", [], ident))
+        obj = self.ficha.model[self.page.object]
+        title = found.record.get(obj.title_field)
+        show_url = self.url(request, "ficha_show", pk=ident)
+        # another file's address is this one's with its id (one route lookup a page)
+        base = show_url.rsplit("/", 1)[0]
+        links = _PageLinks(self, request)
         return self.render(
             request,
             "pages/ficha.html",
             {
                 "f": found,
-                "title": str(found.account.get("name") or f"Account #{ident}"),
-                "may": {o: reads.may(o, "create") for o in _WRITES},
-                "now": dt.datetime.now(dt.UTC).replace(tzinfo=None),
-                "today": dt.date.today(),
-                "actions": {
-                    name: self.url(request, f"ficha_{name}", pk=ident) for name in _WRITES.values()
-                },
-                "show_url": self.url(request, "ficha_show", pk=ident),
+                "spec": self.page,
+                "obj": obj,
+                "title": str(title or f"{obj.label} #{ident}"),
+                "may": {a.name: reads.may(a.relation.object, "create") for a in self.page.actions},
+                "actions": {a.name: f"{show_url}/{a.name}" for a in self.page.actions},
+                "show_url": show_url,
+                "page_url": links.url,
+                "page_label": links.label,
+                "ficha_url": lambda pk: f"{base}/{int(pk)}",
+                "cell": Cells(Show(self.ficha), self.page.object, lambda pk: f"{base}/{int(pk)}"),
+                "light": LIGHT,
+                "strong": STRONG,
+                "model": self.ficha.model,
             },
         )
 
     # -- quick actions: each one record, through the records service ------------------
 
-    @route("/{pk:int}/call", methods=["POST"], name="ficha_call")
-    async def log_call(self, request: Request) -> Response:
-        ident, form = int(request.path_params["pk"]), await request.form()
-        values = {
-            "account": ident,
-            "contact": _text(form, "contact"),
-            "channel": _text(form, "channel") or "phone",
-            "direction": _text(form, "direction") or "inbound",
-            "subject": _text(form, "subject"),
-            "summary": _text(form, "summary"),
-            "outcome": _text(form, "outcome"),
-            "duration_seconds": _seconds(form.get("minutes")),
-            "agent": form_actor(request).user_id,
-            "occurred_at": dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0),
-        }
-        await self._create(request, "interaction", values, "The call was logged")
-        return self.back(self.url(request, "ficha_show", pk=ident))
-
-    @route("/{pk:int}/ticket", methods=["POST"], name="ficha_ticket")
-    async def open_ticket(self, request: Request) -> Response:
-        ident, form = int(request.path_params["pk"]), await request.form()
-        values = {
-            "account": ident,
-            "contact": _text(form, "contact"),
-            "subject": _text(form, "subject"),
-            "description": _text(form, "description"),
-            "priority": _text(form, "priority") or "normal",
-            "category": _text(form, "category"),
-            "channel": _text(form, "channel") or "phone",
-            "asset": _text(form, "asset"),
-            "assigned_to": form_actor(request).user_id,
-        }
-        await self._create(request, "ticket", values, "The ticket was opened")
-        return self.back(self.url(request, "ficha_show", pk=ident))
-
-    @route("/{pk:int}/opportunity", methods=["POST"], name="ficha_opportunity")
-    async def new_opportunity(self, request: Request) -> Response:
-        ident, form = int(request.path_params["pk"]), await request.form()
-        values = {
-            "account": ident,
-            "name": _text(form, "name"),
-            "amount": _text(form, "amount"),
-            "product": _text(form, "product"),
-            "expected_close": _text(form, "expected_close"),
-            "owner": form_actor(request).user_id,
-            "source": "existing",
-        }
-        await self._create(request, "opportunity", values, "The opportunity was created")
-        return self.back(self.url(request, "ficha_show", pk=ident))
-
-    @route("/{pk:int}/response", methods=["POST"], name="ficha_response")
-    async def campaign_response(self, request: Request) -> Response:
-        ident, form = int(request.path_params["pk"]), await request.form()
-        values = {
-            "account": ident,
-            "campaign": _text(form, "campaign"),
-            "contact": _text(form, "contact"),
-            "response": _text(form, "response"),
-            "notes": _text(form, "notes"),
-            "agent": form_actor(request).user_id,
-        }
-        await self._create(request, "campaign_response", values, "The response was recorded")
-        return self.back(self.url(request, "ficha_show", pk=ident))
-
-    async def _create(self, request: Request, obj: str, values: dict[str, Any], done: str) -> None:
+    @route("/{pk:int}/{action:str}", methods=["POST"], name="ficha_action")
+    async def act(self, request: Request) -> Response:
+        ident = int(request.path_params["pk"])
+        back = self.back(self.url(request, "ficha_show", pk=ident))
+        action = next(
+            (a for a in self.page.actions if a.name == request.path_params["action"]), None
+        )
+        if action is None:
+            flash(request, "There is no such action on this page", "error")
+            return back
+        form = await request.form()
         actor = form_actor(request)
+        values = _values(action, form, Context(user=user_context(actor)))
+        values[action.relation.links[0]] = ident
         clean = {k: v for k, v in values.items() if v not in (None, "")}
-        await self.write(request, lambda: self.ficha.records.create(obj, clean, actor), done)
-
-    @property
-    def _segments(self) -> dict[str, Any]:
-        """Compiled segment expressions of alerts, kept as long as this model is served."""
-        cache: dict[str, Any] = self.__dict__.setdefault("_segment_cache", {})
-        return cache
+        obj = action.relation.object
+        await self.write(request, lambda: self.ficha.records.create(obj, clean, actor), action.done)
+        return back
 
 
-_WRITES = {
-    "interaction": "call",
-    "ticket": "ticket",
-    "opportunity": "opportunity",
-    "campaign_response": "response",
-}
+class _PageLinks:
+    """The other declared pages this request may open, looked up once each."""
+
+    def __init__(self, view: FichaView, request: Request) -> None:
+        self.view = view
+        self.request = request
+        self.found: dict[str, str | None] = {}
+
+    def url(self, name: str) -> str | None:
+        if name not in self.found:
+            page = self.view.pages.get(name)
+            self.found[name] = (
+                page.index_url(self.request)
+                if page is not None and page.is_accessible(self.request)
+                else None
+            )
+        return self.found[name]
+
+    def label(self, name: str) -> str:
+        return str(getattr(self.view.pages.get(name), "menu_label", name))
 
 
-def _text(form: FormData, name: str) -> str | None:
-    value = form.get(name)
-    return value.strip() if isinstance(value, str) and value.strip() else None
+def _values(action: Action, form: FormData, context: Context) -> dict[str, Any]:
+    """What the form gave, each as its field stores it, and the declared values."""
+    values: dict[str, Any] = {f.field: _typed(f, form.get(f.field)) for f in action.fields}
+    for name, value in action.values:
+        values[name] = value.evaluate({}, None, context) if isinstance(value, Expression) else value
+    return values
+
+
+def _typed(field: ActionField, value: Any) -> Any:
+    text = value.strip() if isinstance(value, str) else None
+    if not text:
+        return None
+    if field.factor is not None:
+        try:
+            stored = Decimal(text.replace(",", ".")) * field.factor
+        except InvalidOperation:
+            return text  # the records service says why it is not a number
+        return int(stored.quantize(Decimal(1), ROUND_HALF_UP))  # minutes typed, seconds kept
+    return text
 
 
 def _int(text: str | None, default: int) -> int:
@@ -181,10 +196,3 @@ def _int(text: str | None, default: int) -> int:
         return max(1, int(text or default))
     except ValueError:
         return default
-
-
-def _seconds(minutes: Any) -> int | None:
-    try:
-        return round(float(str(minutes).replace(",", ".")) * 60) if minutes else None
-    except ValueError:
-        return None

@@ -1,6 +1,7 @@
-"""Work queues: saved, shareable lists (records of the core pack's `work_queue` object:
-which object, a filter expression, a sort, a field to group by) that a user opens as a
-list, or works through one record at a time with "Next".
+"""Work queues: saved, shareable lists (records of the object pages/*.yaml names with
+`kind: work_queues` — the core pack's `work_queue`: which object, a filter expression, a
+sort, a field to group by) that a user opens as a list, or works through one record at a
+time with "Next".
 
 The filter is the expression language (`status == "new" and assigned_to == user.id`),
 compiled to one SQL condition and added to the user's own read scope. Working a queue
@@ -11,7 +12,7 @@ changed, say), so "Next" never skips the record that moved up into its place.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from starlette.requests import Request
@@ -22,11 +23,14 @@ from app_builder.pages.base import PageView, form_actor
 from app_builder.pages.reads import Reads
 from framework.enforce import user_context
 from framework.expressions import Context, Expression, ExpressionError
+from framework.pages.spec import WorkQueues
 from modeler.fieldtypes import COLUMN, LINK
 from storage.queries import LinkRef, Record, Sort
 from storage.tables import column_name
 
-QUEUE = "work_queue"
+if TYPE_CHECKING:
+    from framework.app import Ficha
+
 PAGE = 50
 
 
@@ -90,16 +94,26 @@ def compile_queue(reads: Reads, record: Record, actor: Any) -> Queue:
 
 
 class QueuesView(PageView):
-    menu_label = "Work queues"
-    icon = "fa fa-list-check"
-    path = "/queues"
-    route_name = "queues"
-    needs = (QUEUE,)
+    def __init__(self, ficha: Ficha, page: WorkQueues, file_object: str | None = None) -> None:
+        self.menu_label = page.label
+        self.icon = page.icon
+        self.path = page.path
+        self.route_name = page.name
+        self.needs = page.needs
+        super().__init__(ficha)
+        self.queue_object = page.object
+        self.file_object = file_object  # a record leading to it opens the customer file
+
+    def render(self, request: Request, template: str, context: dict[str, Any]) -> Response:
+        context.setdefault("queue_object", self.queue_object)
+        context.setdefault("page_label", self.menu_label)
+        return super().render(request, template, context)
 
     def _visible(self, reads: Reads) -> list[Any]:
         """Shared queues, and the user's own."""
-        table = reads.table(QUEUE)
-        owner = table.c[column_name(self.ficha.model[QUEUE].fields["owner"])]
+        queue = self.queue_object
+        table = reads.table(queue)
+        owner = table.c[column_name(self.ficha.model[queue].fields["owner"])]
         return [sa.or_(table.c.shared.is_(True), owner == reads.user_id)]
 
     @route("")
@@ -111,7 +125,11 @@ class QueuesView(PageView):
             found = []
             with self.ficha.storage.read() as conn:
                 for record in reads.list(
-                    conn, QUEUE, where=self._visible(reads), sort=[Sort("name")], limit=200
+                    conn,
+                    self.queue_object,
+                    where=self._visible(reads),
+                    sort=[Sort("name")],
+                    limit=200,
                 ):
                     queue = compile_queue(reads, record, actor)
                     count = (
@@ -126,7 +144,11 @@ class QueuesView(PageView):
         return self.render(
             request,
             "pages/queues.html",
-            {"queues": queues, "may_create": reads.may(QUEUE, "create"), "model": self.ficha.model},
+            {
+                "queues": queues,
+                "may_create": reads.may(self.queue_object, "create"),
+                "model": self.ficha.model,
+            },
         )
 
     async def _queue(self, request: Request, reads: Reads) -> Queue | None:
@@ -134,10 +156,13 @@ class QueuesView(PageView):
         actor = form_actor(request)
 
         def find() -> Queue | None:
-            table = reads.table(QUEUE)
+            table = reads.table(self.queue_object)
             with self.ficha.storage.read() as conn:
                 found = reads.list(
-                    conn, QUEUE, where=[table.c.id == ident, *self._visible(reads)], limit=1
+                    conn,
+                    self.queue_object,
+                    where=[table.c.id == ident, *self._visible(reads)],
+                    limit=1,
                 )
             return compile_queue(reads, found[0], actor) if found else None
 
@@ -238,14 +263,7 @@ class QueuesView(PageView):
             and record is not None
             and n in record
         ]
-        account = None
-        if record is not None:
-            link = record.get("account")
-            account = (
-                record.id
-                if queue.object == "account"
-                else (link.id if isinstance(link, LinkRef) else None)
-            )
+        customer = self._customer(queue.object, record) if record is not None else None
         return self.render(
             request,
             "pages/queue_work.html",
@@ -256,12 +274,25 @@ class QueuesView(PageView):
                 "fields": fields,
                 "pos": pos,
                 "total": total,
-                "account": account,
+                "customer": customer,
                 "work_url": self.url(request, "queue_work", pk=queue.id),
                 "list_url": self.url(request, "queue_list", pk=queue.id),
                 "title": str(queue.record.get("name")),
             },
         )
+
+    def _customer(self, name: str, record: Record) -> int | None:
+        """The customer file the record belongs to: itself, or the one it links to."""
+        if self.file_object is None:
+            return None
+        if name == self.file_object:
+            return record.id
+        for f in self.ficha.model[name].fields.values():
+            if f.kind == LINK and f.target == self.file_object:
+                link = record.get(f.name)
+                if isinstance(link, LinkRef):
+                    return link.id
+        return None
 
 
 def _int(text: str | None, default: int) -> int:

@@ -4,6 +4,7 @@ role hides (`permissions.hidden`), exactly as the generated screens do."""
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -12,7 +13,8 @@ from starlette.requests import Request
 
 from framework.permissions import Who
 from framework.records import Actor
-from storage.queries import Count, Record, Sort
+from storage.combined import ChoicesOf, CountOf
+from storage.queries import Count, LinkRef, Record, Sort
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -100,13 +102,55 @@ class Reads:
         return self._clean(object_name, records)
 
     def count(
-        self, conn: Connection, object_name: str, *, where: Iterable[Any] = (), cap: int = 999
+        self,
+        conn: Connection,
+        object_name: str,
+        *,
+        where: Iterable[Any] = (),
+        search: str | None = None,
+        cap: int = 999,
     ) -> Count:
         if not self.may(object_name):
             return Count(0)
         return self.ficha.reader.count(
-            conn, object_name, where=[*where, *self.scope(object_name)], cap=cap
+            conn, object_name, where=[*where, *self.scope(object_name)], search=search, cap=cap
         )
+
+    def counts(
+        self, conn: Connection, asked: Sequence[tuple[str, Sequence[Any], int]]
+    ) -> builtins.list[Count]:
+        """Several capped counts (object, where, cap) in one statement."""
+        found = iter(
+            self.ficha.reader.counts(
+                conn,
+                [
+                    CountOf(obj, (*where, *self.scope(obj)), cap)
+                    for obj, where, cap in asked
+                    if self.may(obj)
+                ],
+            )
+        )
+        return [next(found) if self.may(obj) else Count(0) for obj, _, _ in asked]
+
+    def choices(
+        self, conn: Connection, asked: Sequence[tuple[str, Sequence[Any]]], limit: int = 200
+    ) -> builtins.list[builtins.list[LinkRef]]:
+        """The records of several selects, (object, where) each, in one statement."""
+        found = iter(
+            self.ficha.reader.choices(
+                conn,
+                [
+                    ChoicesOf(obj, (*where, *self.scope(obj)), limit)
+                    for obj, where in asked
+                    if self.may(obj)
+                ],
+            )
+        )
+        lists = [next(found) if self.may(obj) else [] for obj, _ in asked]
+        for (obj, _), records in zip(asked, lists, strict=True):
+            if self.ficha.model[obj].title_field in self.hidden(obj):  # a hidden title
+                records[:] = [LinkRef(r.id, f"#{r.id}", r.object) for r in records]
+        return lists
 
     def get(self, conn: Connection, object_name: str, ident: int) -> Record | None:
         table = self.table(object_name)

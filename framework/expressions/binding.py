@@ -236,6 +236,7 @@ FUNCTIONS = {
         Function("lower", ("text",), "text", "text in lowercase"),
         Function("upper", ("text",), "text", "text in uppercase"),
         Function("trim", ("text",), "text", "text without surrounding spaces"),
+        Function("replace", ("text", "text", "text"), "text", "text with every `old` made `new`"),
         Function("len", ("text",), "integer", "number of characters"),
         Function(
             "contains",

@@ -320,6 +320,8 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "lower": lambda n, x: x.lower(),
     "upper": lambda n, x: x.upper(),
     "trim": lambda n, x: x.strip(" "),
+    # as the databases do it: an empty `old` replaces nothing
+    "replace": lambda n, x, old, new: x.replace(old, new) if old else x,
     "len": lambda n, x: len(x),
     "contains": _contains,
     "starts_with": lambda n, x, y: x.startswith(y),

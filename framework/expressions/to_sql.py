@@ -231,6 +231,8 @@ class SqlCompiler:
             return getattr(sa.func, name)(args[0])
         if name == "trim":
             return sa.func.trim(args[0])
+        if name == "replace":
+            return sa.func.replace(args[0], args[1], args[2])
         if name == "len":
             return self.dialect.char_length(args[0])
         if name == "contains":

@@ -8,12 +8,12 @@ expression language, so a wrong field name stops `ficha check` with file:line:co
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from framework.expressions import Expression, ExpressionError
 from framework.expressions import binding as b
+from framework.expressions.walk import fields_read, params_used
 from framework.reports.spec import (
     PARTS,
     DimensionDef,
@@ -129,35 +129,6 @@ class Monitor:
         found = {obj for t in self.tiles for obj, _ in t.reads}
         found |= {obj for lst in self.lists for obj, _ in lst.reads}
         return frozenset(found) | self.spec.sources
-
-
-# -- which fields an expression reads --------------------------------------------------------
-
-
-def _walk(node: Any) -> Iterator[b.Bound]:
-    if isinstance(node, b.Bound):
-        yield node
-        for f in dataclasses.fields(node):
-            yield from _walk(getattr(node, f.name))
-    elif isinstance(node, tuple):
-        for item in node:
-            yield from _walk(item)
-
-
-def fields_read(expression: Expression) -> set[tuple[str, str]]:
-    found: set[tuple[str, str]] = set()
-    for node in _walk(expression.bound):
-        if isinstance(node, b.BField):
-            for obj, link in zip(node.objects, node.links, strict=False):
-                found.add((obj, link.name))
-            found.add((node.objects[-1], node.name))
-        elif isinstance(node, b.BAggregate):
-            found.add((node.object, node.relation.name))
-    return found
-
-
-def params_used(expression: Expression) -> frozenset[str]:
-    return frozenset(n.name for n in _walk(expression.bound) if isinstance(n, b.BParam))
 
 
 # -- compiling ---------------------------------------------------------------------------------

@@ -7,9 +7,8 @@ objects/) are read alike; the file name is the report's name.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TypeVar
 
 from framework.reports.spec import (
     AGGREGATES,
@@ -30,11 +29,9 @@ from framework.reports.spec import (
     TileDef,
     WidgetDef,
 )
-from modeler.loader import Node, load_yaml
-from modeler.problems import Problem, did_you_mean
-from modeler.schema import SourcePos
-
-T = TypeVar("T")
+from modeler.declarations import Checker, load_folder
+from modeler.loader import Node
+from modeler.problems import Problem
 
 REPORT_KEYS = (
     "label",
@@ -61,87 +58,11 @@ TILE_KEYS = ("label", "source", "filter", *MEASURE_KEYS)
 LIST_KEYS = ("label", "source", "filter", "columns", "sort", "limit")
 
 
-class _Checker:
-    """Reads Nodes into plain values, noting each problem instead of stopping."""
+class _Checker(Checker):
+    """The reports' reader: the shared checks, and the pieces of a report."""
 
     def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-
-    def add(self, code: str, message: str, pos: SourcePos, hint: str | None = None) -> None:
-        self.problems.append(Problem(code, message, pos, hint))
-
-    def mapping(self, node: Node, what: str, allowed: Iterable[str]) -> bool:
-        if not node.is_map:
-            self.add("P001", f"{what} must be a mapping of keys", node.pos)
-            return False
-        allowed = tuple(allowed)
-        for key, child in node.items():
-            if key not in allowed:
-                self.add(
-                    "P001",
-                    f"unknown key '{key}' in {what}",
-                    child.key_pos or child.pos,
-                    did_you_mean(key, allowed) or f"keys: {', '.join(allowed)}",
-                )
-        return True
-
-    def text(self, node: Node | None, what: str) -> str | None:
-        if node is None or node.value is None:
-            return None
-        if node.is_map or node.is_list or isinstance(node.value, bool):
-            self.add("P004", f"{what} must be a text", node.pos)
-            return None
-        return str(node.value)
-
-    def integer(self, node: Node | None, what: str, low: int, high: int) -> int | None:
-        if node is None:
-            return None
-        value = node.value
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            self.add("P004", f"{what} must be a whole number from {low} to {high}", node.pos)
-            return None
-        return value
-
-    def names(self, node: Node | None, what: str) -> tuple[str, ...]:
-        """A list of names, or one name written alone."""
-        if node is None:
-            return ()
-        if node.is_list:
-            return tuple(str(item.value) for item in node if item.value is not None)
-        if node.is_map or node.value is None:
-            self.add("P004", f"{what} must be a list of names", node.pos, "e.g. [admin, manager]")
-            return ()
-        return (str(node.value),)
-
-    def choice(self, node: Node, value: str, allowed: Iterable[str], what: str) -> bool:
-        allowed = tuple(allowed)
-        if value in allowed:
-            return True
-        self.add(
-            "P005",
-            f"'{value}' is not a {what}",
-            node.pos,
-            did_you_mean(value, allowed) or f"use one of: {', '.join(allowed)}",
-        )
-        return False
-
-    def filters(self, node: Node | None) -> tuple[tuple[str, SourcePos], ...]:
-        if node is None:
-            return ()
-        items = list(node) if node.is_list else [node]
-        found = []
-        for item in items:
-            text = self.text(item, "a filter")
-            if text:
-                found.append((text, item.pos))
-        return tuple(found)
-
-    def unique(self, names: list[tuple[str, SourcePos]], what: str) -> None:
-        seen: set[str] = set()
-        for name, pos in names:
-            if name in seen:
-                self.add("P007", f"two {what} are named '{name}'", pos, "give each its own name")
-            seen.add(name)
+        super().__init__(problems, "P")
 
     # -- the pieces of a report ------------------------------------------------------------
 
@@ -473,57 +394,19 @@ def _monitor(name: str, doc: Node, pack: str, check: _Checker) -> MonitorDef | N
     )
 
 
-def yaml_files(folder: Path) -> list[Path]:
-    if not folder.is_dir():
-        return []
-    return sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
-
-
-def load_folder(
-    folders: Iterable[tuple[Path, str]],
-    root: Path,
-    build: Callable[[str, Node, str, _Checker], T | None],
-    problems: list[Problem],
-) -> list[T]:
-    """Every file of each (folder, pack) as one definition named after the file."""
-    check = _Checker(problems)
-    found: list[T] = []
-    seen: dict[str, SourcePos] = {}
-    for folder, pack in folders:
-        for path in yaml_files(folder):
-            docs, yaml_problems = load_yaml(path, root)
-            problems.extend(yaml_problems)
-            if not docs:
-                continue
-            name = path.stem
-            if name in seen:
-                check.add(
-                    "P007",
-                    f"'{name}' is declared twice (also in {seen[name].file})",
-                    docs[0].pos,
-                    "rename one of the files",
-                )
-                continue
-            seen[name] = docs[0].pos
-            item = build(name, docs[0], pack, check)
-            if item is not None:
-                found.append(item)
-    return found
-
-
 def load_reports(
     folders: Iterable[tuple[Path, str]], root: Path, problems: list[Problem]
 ) -> list[ReportDef]:
-    return load_folder(folders, root, _report, problems)
+    return load_folder(folders, root, _report, _Checker(problems))
 
 
 def load_dashboards(
     folders: Iterable[tuple[Path, str]], root: Path, problems: list[Problem]
 ) -> list[DashboardDef]:
-    return load_folder(folders, root, _dashboard, problems)
+    return load_folder(folders, root, _dashboard, _Checker(problems))
 
 
 def load_monitors(
     folders: Iterable[tuple[Path, str]], root: Path, problems: list[Problem]
 ) -> list[MonitorDef]:
-    return load_folder(folders, root, _monitor, problems)
+    return load_folder(folders, root, _monitor, _Checker(problems))

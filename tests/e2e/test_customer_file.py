@@ -160,7 +160,7 @@ def test_a_customer_calls_and_the_agent_works_from_their_file(page: Page, crm_si
     # 2. The file: everything the agent needs to know, on one page.
     expect(page.get_by_role("heading", name=who["name"])).to_be_visible()
     expect(section(page, "segment")).to_have_text("Small business")
-    expect(page.locator('[data-ficha="identity"] [data-ficha="value"]')).to_have_text("Gold")
+    expect(page.locator('[data-ficha="identity"] [data-ficha="value_tier"]')).to_have_text("Gold")
     identity = section(page, "identifiers")
     expect(identity).to_contain_text(who["dni"])
     expect(identity).to_contain_text("4000")
@@ -173,8 +173,8 @@ def test_a_customer_calls_and_the_agent_works_from_their_file(page: Page, crm_si
     expect(section(page, "opportunities")).to_contain_text(f"Cloud backup {tag}")
     tickets = section(page, "tickets")
     expect(tickets).to_contain_text(f"No internet {tag}")
-    expect(tickets.locator("[data-sla]")).to_have_attribute(
-        "data-sla", re.compile("on_time|at_risk|breached")
+    expect(tickets.locator("[data-state]")).to_have_attribute(
+        "data-state", re.compile("on_time|at_risk|breached")
     )
     timeline = section(page, "timeline")
     expect(timeline.locator(".list-group-item")).to_have_count(20)  # a page, never all
@@ -189,7 +189,7 @@ def test_a_customer_calls_and_the_agent_works_from_their_file(page: Page, crm_si
 
     # 3. The agent logs the call (quick action)…
     page.goto(crm_site.admin(f"ficha/{who['id']}"))
-    call = section(page, "log-call")
+    call = section(page, "action-call")
     call.get_by_label("Subject").fill(f"Wants fibre for the new workshop {tag}")
     call.get_by_label("Minutes").fill("6.5")
     call.get_by_label("Who called").select_option(label=f"Rosa Ruiz {tag}")
@@ -203,7 +203,7 @@ def test_a_customer_calls_and_the_agent_works_from_their_file(page: Page, crm_si
 
     # 4. …and creates an opportunity for it.
     page.get_by_role("tab", name="New opportunity").click()
-    deal = section(page, "new-opportunity")
+    deal = section(page, "action-opportunity")
     name = f"Fibre for the workshop {tag}"
     deal.get_by_label("Name").fill(name)
     deal.get_by_label("Amount").fill("75000")

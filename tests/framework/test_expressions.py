@@ -184,7 +184,20 @@ dec_expr = st.deferred(
     )
 )
 text_expr = st.one_of(
-    st.sampled_from(["t", "c", "crew.name", "lower(t)", "upper(t)", "trim(t)", "t + c"]), lit_text()
+    st.sampled_from(
+        [
+            "t",
+            "c",
+            "crew.name",
+            "lower(t)",
+            "upper(t)",
+            "trim(t)",
+            "t + c",
+            'replace(t, " ", "")',
+            'replace(t, "a", c)',
+        ]
+    ),
+    lit_text(),
 )
 OPS = st.sampled_from(["==", "!=", "<", "<=", ">", ">="])
 item_bool = st.deferred(

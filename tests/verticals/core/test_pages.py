@@ -36,6 +36,8 @@ def test_a_customer_is_identified_by_whatever_the_caller_gives(crm: Any, client:
         "an email in capitals": made.email.upper(),
         "a DNI in lowercase with a hyphen": f"{made.dni[:-1]}-{made.dni[-1].lower()}",
         "a card as printed": made.card,
+        "a card typed without its spaces": made.card.replace(" ", ""),
+        "a card typed with hyphens": made.card.replace(" ", "-"),
         "a cookie id in capitals": made.cookie.upper(),
         "the tax id": made.tax_id.lower(),
     }
@@ -139,3 +141,24 @@ def test_a_kanban_move_goes_through_the_workflow(crm: Any, client: Any) -> None:
     stale = move("negotiation", version)
     assert stale.status_code == 409
     assert "changed by someone else" in stale.json()["error"]
+
+
+def test_a_whole_name_is_found_from_its_start_whatever_its_case_and_accents(
+    crm: Any, client: Any
+) -> None:
+    first = customer(crm, "Cerrajería Álvarez Peña")
+    percent = customer(crm, "100% Fibra Álvarez")
+    customer(crm, "100X Fibra Álvarez")  # what a % read as a wildcard would find too
+    with crm.storage.read() as conn:
+        prefix = crm.reader.starting_with(conn, "account", "x")
+    # PostgreSQL's migrated full-text structure has a folded prefix index; the others
+    # search the words (SQLite's FTS5 and MariaDB's FULLTEXT are fast on names)
+    assert (prefix is not None) == (crm.storage.backend == "postgresql")
+    assert identified(client, "cerrajeria alvarez pena") == first.account
+    page = client.get("/admin/ficha", params={"q": "100% fibra alvarez"}, follow_redirects=False)
+    if prefix is not None:  # the % is a character typed, not a wildcard
+        assert page.headers["location"].endswith(f"/admin/ficha/{percent.account}")
+    else:
+        assert page.status_code in (200, 303)
+        listed = page.text if page.status_code == 200 else page.headers["location"]
+        assert f"/admin/ficha/{percent.account}" in listed
