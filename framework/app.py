@@ -207,7 +207,7 @@ class Ficha:
         # (their own writes are audited and observed in turn).
         records.subscribe(audit.record, batch=audit.record_many)
         records.subscribe(lambda event: pm.hook.ficha_record_event(event=event))
-        records.subscribe(rules.on_event)
+        records.subscribe(rules.on_event, batch=rules.on_events)
         ficha = cls(
             settings,
             pm,

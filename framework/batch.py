@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
@@ -70,7 +70,7 @@ class BatchFailed(FichaError):
         )
 
 
-@dataclass
+@dataclass(slots=True)
 class _Row:
     index: int
     values: Mapping[str, Any]
@@ -100,6 +100,9 @@ class _Plan:
     #: the common case done quickly (a plain number or code in a text cell): the value,
     #: or None to go the type's full way (which also explains what is wrong)
     fast: Any = None
+    #: raw → checked value (None for a blank), or ValueError saying what is wrong: the
+    #: steps above made into one function, for a field that is neither skipped nor fixed
+    convert: Any = None
 
     @classmethod
     def of(cls, f: FieldDef, model: Any, ctx: Any) -> _Plan:
@@ -125,6 +128,8 @@ class _Plan:
             or plan.low is not None
             or plan.high is not None
         )
+        if not (plan.skip or plan.fixed):
+            plan.convert = _converter(plan, ctx)
         return plan
 
     def error(self, value: Any) -> str | None:
@@ -147,11 +152,13 @@ class _Plan:
 
 
 _PLAIN_NUMBER = re.compile(r"-?\d{1,15}(\.\d{1,15})?")
+#: the most digits a plain number has before the point once rounded (999…9.995 → 1000…0.00)
+_PLAIN_DIGITS = 16
 
 
 def _fast(f: FieldDef, plan: _Plan) -> Any:
     """A shortcut giving exactly what the field type's coercion gives for the inputs it
-    accepts, and None for every other input."""
+    accepts, and None for every other input (a blank one too)."""
     if f.type in ("decimal", "money", "percent"):
         scale = f.scale if f.scale is not None else {"money": 2}.get(f.type, 4)
         quantum = Decimal(1).scaleb(-scale)
@@ -164,29 +171,116 @@ def _fast(f: FieldDef, plan: _Plan) -> Any:
             value = Decimal(raw).quantize(quantum, rounding=ROUND_HALF_UP)
             return value if len(value.as_tuple().digits) <= precision else None
 
-        return number
+        if _PLAIN_DIGITS + scale > precision:
+            return number
+        # as many decimals as the field keeps: the number as written is the rounded one
+        exact = re.compile(rf"-?\d{{1,15}}\.\d{{{scale}}}" if scale else r"-?\d{1,15}").fullmatch
+
+        def short_number(raw: str) -> Any:  # too few digits to pass the precision
+            if exact(raw):
+                return Decimal(raw)
+            if not match(raw):
+                return None
+            return Decimal(raw).quantize(quantum, rounding=ROUND_HALF_UP)
+
+        return short_number
     if f.type == "integer":
         return lambda raw: int(raw) if raw.isascii() and raw.isdigit() else None
     if f.type == "choice":
-        codes = frozenset(f.choice_codes)
+        codes = frozenset(c for c in f.choice_codes if c.strip())
         folded: dict[str, str] = {}
         for choice in f.values:  # the first choice whose label or code matches wins
-            folded.setdefault(choice.label.lower(), choice.code)
-            folded.setdefault(choice.code.lower(), choice.code)
+            for text in (choice.label.lower(), choice.code.lower()):
+                if text.strip():  # a blank cell is no choice, whatever the choices are
+                    folded.setdefault(text, choice.code)
         return lambda raw: raw if raw in codes else folded.get(raw.lower())
     if f.type == "date":
-        iso = re.compile(r"\d{4}-\d{2}-\d{2}").fullmatch
+        iso = dt.date.fromisoformat  # the type's first try too, on the stripped text
 
         def day(raw: str) -> Any:
             try:
-                return dt.date.fromisoformat(raw) if iso(raw) else None
+                return iso(raw)
             except ValueError:
                 return None
 
         return day
     if f.type in ("string", "text") and plan.field.kind == COLUMN:
-        return lambda raw: raw if raw == raw.strip() and "\r" not in raw else None
+        return lambda raw: raw if raw and raw == raw.strip() and "\r" not in raw else None
     return None
+
+
+def _converter(plan: _Plan, ctx: Any) -> Callable[[Any], Any]:
+    """The field's raw → value, as one function made once per object: a blank is None,
+    the shortcut is tried first, then the type's coercion, then the constraints, each
+    refusal a ValueError with the message a single write gives."""
+    f = plan.field
+    coerce = plan.coerce
+    fast = plan.fast
+    if coerce is None:
+
+        def parse(raw: Any) -> Any:
+            return None if raw is None or (type(raw) is str and not raw.strip()) else raw
+
+        return parse  # kept as given, unchecked, as a single write keeps it
+    if fast is None:
+
+        def parse(raw: Any) -> Any:
+            if raw is None or (type(raw) is str and not raw.strip()):
+                return None
+            return coerce(f, raw, ctx)
+    else:
+
+        def parse(raw: Any) -> Any:
+            if type(raw) is str:
+                value = fast(raw)  # never a value for a blank
+                if value is not None:
+                    return value
+                if not raw.strip():
+                    return None
+            elif raw is None:
+                return None
+            return coerce(f, raw, ctx)
+
+    if not plan.checked:
+        return parse
+    low, high = plan.low, plan.high
+    if plan.pattern is None and plan.max_length is None and not plan.long_string:
+
+        def bounded(raw: Any) -> Any:  # a number or a date
+            value = parse(raw)
+            if value is not None:
+                if low is not None and value < low:
+                    raise ValueError(f"must be at least {f.min}")
+                if high is not None and value > high:
+                    raise ValueError(f"must be at most {f.max}")
+            return value
+
+        return bounded
+    if plan.pattern is None and low is None and high is None:
+        longest = plan.max_length if plan.max_length is not None else 255
+        too_long = (
+            "is longer than {0} characters ({1})"
+            if plan.max_length is not None
+            else "is longer than {0} characters ({1}); use a text field for more"
+        )
+
+        def short(raw: Any) -> Any:  # a string
+            value = parse(raw)
+            if isinstance(value, str) and len(value) > longest:
+                raise ValueError(too_long.format(longest, len(value)))
+            return value
+
+        return short
+
+    def checked(raw: Any) -> Any:
+        value = parse(raw)
+        if value is not None:
+            message = plan.error(value)
+            if message:
+                raise ValueError(message)
+        return value
+
+    return checked
 
 
 class BatchWriter:
@@ -199,6 +293,8 @@ class BatchWriter:
         self.obj = obj
         self.actor = actor
         self.table = self.storage.table(obj.name)
+        #: what the key lookup found of a unique key field: (field, values asked, matches)
+        self._keyed: tuple[str, set[Any], list[tuple[Any, int, Any]]] | None = None
 
     # -- the whole batch --------------------------------------------------------------------
 
@@ -308,9 +404,10 @@ class BatchWriter:
         if not wanted:
             return
         columns = [self.table.c[column_name(f)] for f in fields]
-        found: dict[tuple[Any, ...], Record] = {}
-        reader = self.service.reader
+        t = self.table
         idents = list(wanted)
+        live: list[int] = []
+        matches: list[tuple[Any, int, Any]] = []  # (key as stored, id, deleted_at)
         for start in range(0, len(idents), 500):  # bound the IN list on every database
             chunk = idents[start : start + 500]
             where = (
@@ -318,7 +415,25 @@ class BatchWriter:
                 if len(columns) == 1
                 else sa.tuple_(*columns).in_(chunk)
             )
-            for record in reader.list(conn, self.obj.name, where=[where], limit=0, sort=()):
+            # the key, id and deletion only: a new record (most rows of a first import)
+            # costs no read of whole records
+            for *stored, ident, deleted_at in conn.execute(
+                sa.select(*columns, t.c.id, t.c.deleted_at).where(where)
+            ):
+                value = stored[0] if len(columns) == 1 else tuple(stored)
+                matches.append((value, ident, deleted_at))
+                if deleted_at is None:
+                    live.append(ident)
+        if len(fields) == 1 and fields[0].unique and fields[0].kind == COLUMN:
+            # the unique check of this field needs the same query: keep what it found
+            self._keyed = (fields[0].name, {i[0] for i in idents}, matches)
+        found: dict[tuple[Any, ...], Record] = {}
+        reader = self.service.reader
+        for start in range(0, len(live), 500):
+            chunk_ids = live[start : start + 500]
+            for record in reader.list(
+                conn, self.obj.name, where=[t.c.id.in_(chunk_ids)], limit=0, sort=()
+            ):
                 found[tuple(_plain(record.get(f.name)) for f in fields)] = record
         for ident, row in wanted.items():
             before = found.get(ident)
@@ -445,42 +560,40 @@ class BatchWriter:
     def _coerce_row(self, row: _Row) -> None:
         """The single-record path's coercion and constraints (RecordService._validate
         without its queries, which a batch runs once for all rows)."""
-        plans = self.plans
-        ctx = self.service.ctx
-        before = row.before
+        converters = self.converters
         clean = row.clean
         for name, raw in row.values.items():
-            plan = plans.get(name)
-            if plan is None:
-                if name not in KEPT:
-                    row.errors[name] = f"{self.obj.label} has no field '{name}'"
+            convert = converters.get(name)
+            if convert is None:
+                self._unconverted(row, name, raw)
                 continue
-            if plan.skip:
-                continue
-            if plan.fixed:
-                if before is None or _plain(before.get(name)) == raw or raw is None:
-                    continue
+            try:
+                clean[name] = convert(raw)
+            except ValueError as exc:
+                row.errors[name] = str(exc)
+
+    def _unconverted(self, row: _Row, name: str, raw: Any) -> None:
+        """A value that is not a field's to convert: Ficha's own columns, the other side
+        of a link, a read-only field (refused if changed), or no field at all."""
+        plan = self.plans.get(name)
+        if plan is None:
+            if name not in KEPT:
+                row.errors[name] = f"{self.obj.label} has no field '{name}'"
+        elif plan.fixed:
+            before = row.before
+            if not (before is None or _plain(before.get(name)) == raw or raw is None):
                 row.errors[name] = "is read-only"
-                continue
-            if raw is None or (type(raw) is str and not raw.strip()):
-                clean[name] = None
-                continue
-            if plan.coerce is None:
-                clean[name] = raw
-                continue
-            value = plan.fast(raw) if plan.fast is not None and type(raw) is str else None
-            if value is None:
-                try:
-                    value = plan.coerce(plan.field, raw, ctx)
-                except ValueError as exc:
-                    row.errors[name] = str(exc)
-                    continue
-            if value is not None and plan.checked:
-                message = plan.error(value)
-                if message:
-                    row.errors[name] = message
-                    continue
-            clean[name] = value
+
+    @property
+    def converters(self) -> dict[str, Callable[[Any], Any]]:
+        """Field name → its `_Plan.convert`, for the fields that have one."""
+        cache: dict[str, dict[str, Any]] = self.service.__dict__.setdefault("_batch_converters", {})
+        found = cache.get(self.obj.name)
+        if found is None:
+            found = cache[self.obj.name] = {
+                name: plan.convert for name, plan in self.plans.items() if plan.convert is not None
+            }
+        return found
 
     @property
     def plans(self) -> dict[str, _Plan]:
@@ -554,12 +667,22 @@ class BatchWriter:
                 continue
             col = self.table.c[column_name(f)]
             values = list(seen)
+            known: list[tuple[Any, int, Any]] = []
+            keyed = self._keyed
+            if keyed is not None and keyed[0] == f.name:
+                # found by the key lookup of this batch (nothing was written since)
+                values = [v for v in values if v not in keyed[1]]
+                known = keyed[2]
+            batches: list[Sequence[Any]] = [known] if known else []
             for start in range(0, len(values), 500):
-                clashes = conn.execute(
-                    sa.select(col, self.table.c.id, self.table.c.deleted_at).where(
-                        col.in_(values[start : start + 500])
-                    )
-                ).all()
+                batches.append(
+                    conn.execute(
+                        sa.select(col, self.table.c.id, self.table.c.deleted_at).where(
+                            col.in_(values[start : start + 500])
+                        )
+                    ).all()
+                )
+            for clashes in batches:
                 for value, ident, deleted_at in clashes:
                     clash = seen.get(value)
                     if clash is None or clash.id == ident:
@@ -601,8 +724,6 @@ class BatchWriter:
             return
         user = self.actor.user_id
         columns = {f.name: column_name(f) for f in self.obj.stored_fields()}
-        # every row must name the same columns for one multi-row statement
-        names = sorted({name for row in rows for name in row.clean})
         system = {
             "created_at": now,
             "updated_at": now,
@@ -610,14 +731,15 @@ class BatchWriter:
             "updated_by": user,
             "version": 1,
         }
-        params = []
-        for row in rows:
-            clean = row.clean
-            values = {columns[n]: clean.get(n) for n in names}
-            values.update(system)
-            params.append(values)
+        first = rows[0].clean.keys()
+        params: list[Mapping[str, Any]]
+        if all(columns[n] == n for n in first) and all(r.clean.keys() == first for r in rows):
+            params = [row.clean for row in rows]  # the rows name the same columns already
+        else:  # every row must name the same columns for one multi-row statement
+            names = sorted({name for row in rows for name in row.clean})
+            params = [{columns[n]: row.clean.get(n) for n in names} for row in rows]
         try:
-            ids = insert_rows(conn, self.table, params, ids=True)
+            ids = insert_rows(conn, self.table, params, same=system, ids=True)
         except sa.exc.IntegrityError as exc:
             # a race the checks could not see: say which field, refuse the batch
             raise ValidationFailed(
