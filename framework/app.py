@@ -206,7 +206,8 @@ class Ficha:
         # Order matters: the change is audited, plugins observe it, then rules react
         # (their own writes are audited and observed in turn).
         records.subscribe(audit.record, batch=audit.record_many)
-        records.subscribe(lambda event: pm.hook.ficha_record_event(event=event))
+        observe = pm.hook.ficha_record_event  # one caller, whatever registers later
+        records.subscribe(lambda event: observe(event=event))
         records.subscribe(rules.on_event, batch=rules.on_events)
         ficha = cls(
             settings,

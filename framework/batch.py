@@ -13,18 +13,16 @@ through the single-record steps, row by row, in savepoints.
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from framework.batch_values import FieldPlan
 from framework.errors import Conflict, FichaError, NotFound, PermissionDenied, ValidationFailed
-from modeler.fieldtypes import COLUMN, HAS_MANY, LINK, MANY_TO_MANY
+from modeler.fieldtypes import COLUMN, LINK, MANY_TO_MANY
 from modeler.schema import FieldDef, ObjectDef
 from storage.bulk import insert_rows
 from storage.queries import LinkRef, Record
@@ -80,207 +78,6 @@ class _Row:
     action: str = ""
     id: int | None = None
     changed: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class _Plan:
-    """One field's coercion and constraints, with its bounds coerced once (the same
-    checks, and messages, as RecordService._constraint_error)."""
-
-    field: FieldDef
-    coerce: Any
-    skip: bool = False
-    fixed: bool = False
-    checked: bool = False
-    max_length: int | None = None
-    long_string: bool = False
-    pattern: re.Pattern[str] | None = None
-    low: Any = None
-    high: Any = None
-    #: the common case done quickly (a plain number or code in a text cell): the value,
-    #: or None to go the type's full way (which also explains what is wrong)
-    fast: Any = None
-    #: raw → checked value (None for a blank), or ValueError saying what is wrong: the
-    #: steps above made into one function, for a field that is neither skipped nor fixed
-    convert: Any = None
-
-    @classmethod
-    def of(cls, f: FieldDef, model: Any, ctx: Any) -> _Plan:
-        ftype = model.field_types.get(f.type)
-        plan = cls(f, ftype.coerce)
-        plan.skip = f.kind == HAS_MANY
-        plan.fixed = f.type == "autonumber" or f.read_only
-        if f.kind == MANY_TO_MANY:  # blank means no links: never reaches the fast path
-            plan.coerce = lambda field, raw, c: (
-                [] if raw in (None, "") else ftype.coerce(field, raw, c)
-            )
-        plan.max_length = f.max_length
-        plan.long_string = f.type == "string" and f.max_length is None
-        plan.pattern = re.compile(f.pattern) if f.pattern else None
-        if ftype.comparable and ftype.coerce is not None:
-            plan.low = None if f.min is None else ftype.coerce(f, f.min, ctx)
-            plan.high = None if f.max is None else ftype.coerce(f, f.max, ctx)
-        plan.fast = _fast(f, plan)
-        plan.checked = bool(
-            plan.max_length is not None
-            or plan.long_string
-            or plan.pattern is not None
-            or plan.low is not None
-            or plan.high is not None
-        )
-        if not (plan.skip or plan.fixed):
-            plan.convert = _converter(plan, ctx)
-        return plan
-
-    def error(self, value: Any) -> str | None:
-        f = self.field
-        if self.max_length is not None and isinstance(value, str) and len(value) > self.max_length:
-            return f"is longer than {self.max_length} characters ({len(value)})"
-        if self.long_string and len(value) > 255:
-            return f"is longer than 255 characters ({len(value)}); use a text field for more"
-        if (
-            self.pattern is not None
-            and isinstance(value, str)
-            and not self.pattern.fullmatch(value)
-        ):
-            return f"does not have the expected form ({f.pattern})"
-        if self.low is not None and value < self.low:
-            return f"must be at least {f.min}"
-        if self.high is not None and value > self.high:
-            return f"must be at most {f.max}"
-        return None
-
-
-_PLAIN_NUMBER = re.compile(r"-?\d{1,15}(\.\d{1,15})?")
-#: the most digits a plain number has before the point once rounded (999…9.995 → 1000…0.00)
-_PLAIN_DIGITS = 16
-
-
-def _fast(f: FieldDef, plan: _Plan) -> Any:
-    """A shortcut giving exactly what the field type's coercion gives for the inputs it
-    accepts, and None for every other input (a blank one too)."""
-    if f.type in ("decimal", "money", "percent"):
-        scale = f.scale if f.scale is not None else {"money": 2}.get(f.type, 4)
-        quantum = Decimal(1).scaleb(-scale)
-        precision = f.precision or 18
-        match = _PLAIN_NUMBER.fullmatch
-
-        def number(raw: str) -> Any:
-            if not match(raw):
-                return None
-            value = Decimal(raw).quantize(quantum, rounding=ROUND_HALF_UP)
-            return value if len(value.as_tuple().digits) <= precision else None
-
-        if _PLAIN_DIGITS + scale > precision:
-            return number
-        # as many decimals as the field keeps: the number as written is the rounded one
-        exact = re.compile(rf"-?\d{{1,15}}\.\d{{{scale}}}" if scale else r"-?\d{1,15}").fullmatch
-
-        def short_number(raw: str) -> Any:  # too few digits to pass the precision
-            if exact(raw):
-                return Decimal(raw)
-            if not match(raw):
-                return None
-            return Decimal(raw).quantize(quantum, rounding=ROUND_HALF_UP)
-
-        return short_number
-    if f.type == "integer":
-        return lambda raw: int(raw) if raw.isascii() and raw.isdigit() else None
-    if f.type == "choice":
-        codes = frozenset(c for c in f.choice_codes if c.strip())
-        folded: dict[str, str] = {}
-        for choice in f.values:  # the first choice whose label or code matches wins
-            for text in (choice.label.lower(), choice.code.lower()):
-                if text.strip():  # a blank cell is no choice, whatever the choices are
-                    folded.setdefault(text, choice.code)
-        return lambda raw: raw if raw in codes else folded.get(raw.lower())
-    if f.type == "date":
-        iso = dt.date.fromisoformat  # the type's first try too, on the stripped text
-
-        def day(raw: str) -> Any:
-            try:
-                return iso(raw)
-            except ValueError:
-                return None
-
-        return day
-    if f.type in ("string", "text") and plan.field.kind == COLUMN:
-        return lambda raw: raw if raw and raw == raw.strip() and "\r" not in raw else None
-    return None
-
-
-def _converter(plan: _Plan, ctx: Any) -> Callable[[Any], Any]:
-    """The field's raw → value, as one function made once per object: a blank is None,
-    the shortcut is tried first, then the type's coercion, then the constraints, each
-    refusal a ValueError with the message a single write gives."""
-    f = plan.field
-    coerce = plan.coerce
-    fast = plan.fast
-    if coerce is None:
-
-        def parse(raw: Any) -> Any:
-            return None if raw is None or (type(raw) is str and not raw.strip()) else raw
-
-        return parse  # kept as given, unchecked, as a single write keeps it
-    if fast is None:
-
-        def parse(raw: Any) -> Any:
-            if raw is None or (type(raw) is str and not raw.strip()):
-                return None
-            return coerce(f, raw, ctx)
-    else:
-
-        def parse(raw: Any) -> Any:
-            if type(raw) is str:
-                value = fast(raw)  # never a value for a blank
-                if value is not None:
-                    return value
-                if not raw.strip():
-                    return None
-            elif raw is None:
-                return None
-            return coerce(f, raw, ctx)
-
-    if not plan.checked:
-        return parse
-    low, high = plan.low, plan.high
-    if plan.pattern is None and plan.max_length is None and not plan.long_string:
-
-        def bounded(raw: Any) -> Any:  # a number or a date
-            value = parse(raw)
-            if value is not None:
-                if low is not None and value < low:
-                    raise ValueError(f"must be at least {f.min}")
-                if high is not None and value > high:
-                    raise ValueError(f"must be at most {f.max}")
-            return value
-
-        return bounded
-    if plan.pattern is None and low is None and high is None:
-        longest = plan.max_length if plan.max_length is not None else 255
-        too_long = (
-            "is longer than {0} characters ({1})"
-            if plan.max_length is not None
-            else "is longer than {0} characters ({1}); use a text field for more"
-        )
-
-        def short(raw: Any) -> Any:  # a string
-            value = parse(raw)
-            if isinstance(value, str) and len(value) > longest:
-                raise ValueError(too_long.format(longest, len(value)))
-            return value
-
-        return short
-
-    def checked(raw: Any) -> Any:
-        value = parse(raw)
-        if value is not None:
-            message = plan.error(value)
-            if message:
-                raise ValueError(message)
-        return value
-
-    return checked
 
 
 class BatchWriter:
@@ -408,18 +205,16 @@ class BatchWriter:
         idents = list(wanted)
         live: list[int] = []
         matches: list[tuple[Any, int, Any]] = []  # (key as stored, id, deleted_at)
+        # the key, id and deletion only: a new record (most rows of a first import) costs
+        # no read of whole records
+        asked: sa.BindParameter[Any] = sa.bindparam("keys", expanding=True)
+        stmt = sa.select(*columns, t.c.id, t.c.deleted_at).where(
+            columns[0].in_(asked) if len(columns) == 1 else sa.tuple_(*columns).in_(asked)
+        )
         for start in range(0, len(idents), 500):  # bound the IN list on every database
             chunk = idents[start : start + 500]
-            where = (
-                columns[0].in_([i[0] for i in chunk])
-                if len(columns) == 1
-                else sa.tuple_(*columns).in_(chunk)
-            )
-            # the key, id and deletion only: a new record (most rows of a first import)
-            # costs no read of whole records
-            for *stored, ident, deleted_at in conn.execute(
-                sa.select(*columns, t.c.id, t.c.deleted_at).where(where)
-            ):
+            keys = [i[0] for i in chunk] if len(columns) == 1 else chunk
+            for *stored, ident, deleted_at in conn.execute(stmt, {"keys": keys}):
                 value = stored[0] if len(columns) == 1 else tuple(stored)
                 matches.append((value, ident, deleted_at))
                 if deleted_at is None:
@@ -508,10 +303,9 @@ class BatchWriter:
             for f in obj.fields.values()
             if f.kind == COLUMN and f.default is not None and f.type != "autonumber"
         }
-        for row in rows:
-            if row.errors:
-                continue
-            self._coerce_row(row)
+        pending = [r for r in rows if not r.errors]
+        self._coerce_rows(pending)
+        for row in pending:
             if row.before is None:
                 for name, f in defaults.items():
                     if name not in row.clean:
@@ -557,6 +351,39 @@ class BatchWriter:
                 row.clean.update({k: after[k] for k in formulas if k in after})
         self._titles = titles
 
+    def _coerce_rows(self, rows: list[_Row]) -> None:
+        """`_coerce_row` for each row; rows that all name the same fields (an import's
+        do) are read a column at a time, with the same values and refusals."""
+        if len(rows) < 2:
+            for row in rows:
+                self._coerce_row(row)
+            return
+        names = rows[0].values.keys()
+        if not all(r.values.keys() == names for r in rows):
+            for row in rows:
+                self._coerce_row(row)
+            return
+        plans = self.plans
+        read: list[str] = []
+        columns: list[list[Any]] = []
+        for name in names:
+            plan = plans.get(name)
+            if plan is None or plan.column is None:
+                for row in rows:
+                    self._unconverted(row, name, row.values[name])
+                continue
+            values, refused = plan.column([r.values[name] for r in rows])
+            for i, message in refused.items():
+                rows[i].errors[name] = message
+            read.append(name)
+            columns.append(values)
+        for row, values in zip(rows, zip(*columns, strict=True), strict=False):
+            row.clean = dict(zip(read, values, strict=True))
+        if any(r.errors for r in rows):
+            for row in rows:
+                for name in row.errors:
+                    row.clean.pop(name, None)  # a refused value is not kept
+
     def _coerce_row(self, row: _Row) -> None:
         """The single-record path's coercion and constraints (RecordService._validate
         without its queries, which a batch runs once for all rows)."""
@@ -586,7 +413,7 @@ class BatchWriter:
 
     @property
     def converters(self) -> dict[str, Callable[[Any], Any]]:
-        """Field name → its `_Plan.convert`, for the fields that have one."""
+        """Field name → its `FieldPlan.convert`, for the fields that have one."""
         cache: dict[str, dict[str, Any]] = self.service.__dict__.setdefault("_batch_converters", {})
         found = cache.get(self.obj.name)
         if found is None:
@@ -596,13 +423,16 @@ class BatchWriter:
         return found
 
     @property
-    def plans(self) -> dict[str, _Plan]:
+    def plans(self) -> dict[str, FieldPlan]:
         """How each field's values are read and checked, worked out once per object."""
-        cache: dict[str, dict[str, _Plan]] = self.service.__dict__.setdefault("_batch_plans", {})
+        cache: dict[str, dict[str, FieldPlan]] = self.service.__dict__.setdefault(
+            "_batch_plans", {}
+        )
         found = cache.get(self.obj.name)
         if found is None:
             found = cache[self.obj.name] = {
-                f.name: _Plan.of(f, self.model, self.service.ctx) for f in self.obj.fields.values()
+                f.name: FieldPlan.of(f, self.model, self.service.ctx)
+                for f in self.obj.fields.values()
             }
         return found
 

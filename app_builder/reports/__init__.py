@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from app_builder.reports.changes import note_change
 from plugins import hookimpl
 
 if TYPE_CHECKING:
@@ -31,9 +32,7 @@ def ficha_startup(ficha: Ficha) -> None:
 
 @hookimpl
 def ficha_record_event(event: RecordEvent) -> None:
-    from app_builder.reports.live import note_change
-
-    note_change(event.conn, event.object)
+    note_change(event.conn, event.object)  # imported above: called for every record written
 
 
 @hookimpl

@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 
 BATCH = 2000
 KEEP_ERRORS = 1000  # in the report itself; the error file has all of them
+#: a mapped column, where its cell is in a row, and whether it goes to the field as it is
+_Cell = tuple[ColumnMap, int, bool]
 
 
 @dataclass
@@ -167,13 +169,10 @@ class Importer:
         self.obj = ficha.model[mapping.object]
         self._lookups: dict[tuple[str, str, str], dict[str, int | str]] = {}
         self._seen_keys: dict[tuple[Any, ...], int] = {}
-        from framework.batch import _fast, _Plan
+        from framework.batch_values import FieldPlan
 
         self._fast = {
-            name: _fast(
-                self.obj.fields[name],
-                _Plan.of(self.obj.fields[name], ficha.model, ficha.records.ctx),
-            )
+            name: FieldPlan.of(self.obj.fields[name], ficha.model, ficha.records.ctx).fast
             for name in mapping.key
         }
 
@@ -256,23 +255,30 @@ class Importer:
 
     def _batches(self, sheet: Sheet, index: dict[str, int]) -> Iterator[list[_Pending]]:
         batch: list[_Pending] = []
+        main = _layout(self.mapping.columns, index)
+        children = [(child, _layout(child.columns, index)) for child in self.mapping.children]
+        map_row = self._map_row
         for read, (number, cells) in enumerate(sheet.rows):
             if self.limit is not None and read >= self.limit:
                 break
-            batch.append(self._map_row(number, cells, index))
+            batch.append(map_row(number, cells, main, children))
             if len(batch) >= self.batch_size:
                 yield batch
                 batch = []
         if batch:
             yield batch
 
-    def _map_row(self, number: int, cells: list[Any], index: dict[str, int]) -> _Pending:
+    def _map_row(
+        self,
+        number: int,
+        cells: list[Any],
+        main: list[_Cell],
+        children: list[tuple[ChildMap, list[_Cell]]],
+    ) -> _Pending:
         pending = _Pending(number, cells, {}, [])
-        pending.values = self._values(
-            pending, self.mapping.columns, self.mapping.constants, cells, index
-        )
-        for child in self.mapping.children:
-            values = self._values(pending, child.columns, {}, cells, index)
+        pending.values = self._values(pending, main, self.mapping.constants, cells)
+        for child, layout in children:
+            values = self._values(pending, layout, {}, cells)
             if any(v is not None for v in values.values()):
                 pending.children.append({**child.constants, **values})
             else:
@@ -280,26 +286,18 @@ class Importer:
         return pending
 
     def _values(
-        self,
-        pending: _Pending,
-        columns: Sequence[ColumnMap],
-        constants: Any,
-        cells: list[Any],
-        index: dict[str, int],
+        self, pending: _Pending, layout: list[_Cell], constants: Any, cells: list[Any]
     ) -> dict[str, Any]:
         values: dict[str, Any] = dict(constants)
         nulls = self.mapping.null
         width = len(cells)
-        for column in columns:
-            position = index[column.column]
+        for column, position, plain in layout:
             value = cells[position] if position < width else ""
             if type(value) is str:
                 value = value.strip()
             if value in nulls or value is None:
                 value = column.default
-            elif column.plain:
-                pass
-            else:
+            elif not plain:
                 for name in column.transforms:
                     value = TRANSFORMS[name](value)
                 if column.values:
@@ -441,11 +439,13 @@ class Importer:
         key = self.mapping.key
         if not key:
             return
+        keyable = self._keyable
         for pending in batch:
             if pending.errors:
                 continue
-            ident = tuple(self._keyable(k, pending.values.get(k)) for k in key)
-            if any(part is None for part in ident):
+            values = pending.values
+            ident = tuple([keyable(k, values.get(k)) for k in key])
+            if None in ident:
                 continue  # the records service says which key field is missing
             first = self._seen_keys.get(ident)
             if first is not None:
@@ -558,6 +558,11 @@ class Importer:
     def _column_of(self, field_name: str, child: ChildMap | None = None) -> str:
         columns = child.columns if child is not None else self.mapping.columns
         return next((c.column for c in columns if c.field == field_name), "")
+
+
+def _layout(columns: Sequence[ColumnMap], index: dict[str, int]) -> list[_Cell]:
+    """The columns of a mapping against the file's header, worked out once per file."""
+    return [(c, index[c.column], c.plain) for c in columns]
 
 
 @dataclass

@@ -79,7 +79,7 @@ def _csv(path: Path, delimiter: str | None, encoding: str) -> Sheet:
     def rows() -> Iterator[tuple[int, list[Any]]]:
         try:
             for number, cells in enumerate(reader, start=2):
-                if not any(c.strip() for c in cells):
+                if not "".join(cells).strip():
                     continue  # blank lines between rows
                 yield number, cells
         finally:

@@ -109,11 +109,19 @@ def histories(ficha: Any, name: str) -> list[list[tuple[str, str, dict[str, Any]
         ]
 
 
-def test_a_batch_refuses_and_keeps_what_single_writes_do(project: ProjectFactory) -> None:
+#: the same rows, each naming every field (as an import's rows do): read a column at a time
+NAMES = dict.fromkeys(n for row in ROWS for n in row if n != "colour")
+SAME_FIELDS = [{n: row.get(n) for n in NAMES} for row in ROWS]
+
+
+@pytest.mark.parametrize("rows", [ROWS, SAME_FIELDS], ids=["mixed", "same_fields"])
+def test_a_batch_refuses_and_keeps_what_single_writes_do(
+    project: ProjectFactory, rows: list[dict[str, Any]]
+) -> None:
     ficha = project.migrated(TWINS)
-    expected = single_writes(ficha, ROWS)
+    expected = single_writes(ficha, rows)
     assert sum(1 for e in expected if not e) >= 10, expected  # the sample saves many rows
-    results = ficha.records.write_many("item", ROWS)
+    results = ficha.records.write_many("item", rows)
     assert [dict(r.errors) for r in results] == expected
     assert [r.action for r in results] == ["failed" if e else "created" for e in expected]
     assert stored(ficha, "item") == stored(ficha, "twin")
@@ -121,6 +129,7 @@ def test_a_batch_refuses_and_keeps_what_single_writes_do(project: ProjectFactory
     item = {r["code"]: r for r in stored(ficha, "item")}
     assert item["A2"]["qty"] == 1000 and item["A2"]["price"] == Decimal("1.01")
     assert item["A3"]["share"] == Decimal("12.5000") and item["A3"]["since"] == dt.date(2024, 2, 29)
+    assert item["A1"]["active"] is (True if rows is ROWS else None)  # a default, or left empty
 
 
 def test_a_batch_upserts_by_key_and_a_second_run_changes_nothing(project: ProjectFactory) -> None:
@@ -142,6 +151,12 @@ def test_a_batch_upserts_by_key_and_a_second_run_changes_nothing(project: Projec
         history = ficha.audit.history(conn, "item", int(first[2].id or 0))
     assert [(e.action, e.version) for e in history] == [("updated", 2), ("created", 1)]
     assert history[0].changes == {"qty": (3, 30)}
+    # a key of two fields, one a date
+    pairs = [{"code": f"P{i}", "name": "pair", "since": f"2024-01-0{i}"} for i in (1, 2)]
+    made = ficha.records.write_many("twin", pairs, key=["name", "since"])
+    pairs[1] = {**pairs[1], "code": "P2B"}
+    found = ficha.records.write_many("twin", pairs, key=["name", "since"])
+    assert [(r.action, r.id) for r in found] == [("unchanged", made[0].id), ("updated", made[1].id)]
 
 
 def test_a_key_used_by_a_deleted_record_or_twice_is_refused(project: ProjectFactory) -> None:
@@ -269,3 +284,24 @@ def test_the_audit_text_of_a_batch_is_what_json_writes() -> None:
     assert json.loads(written)["owner"] == [3, None]
     with pytest.raises(TypeError, match="cannot store object in the audit trail"):
         dumps({"x": (None, object())})
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    name=st.sampled_from(["code", "qty", "price", "rate", "share", "since", "stage", "active"]),
+    cells=st.lists(st.one_of(CELLS, st.none(), st.integers(-5, 2000)), max_size=8),
+)
+def test_a_column_of_cells_is_read_as_each_cell_is(items: Any, name: str, cells: list[Any]) -> None:
+    plan = BatchWriter(items.records, items.model["item"], Actor()).plans[name]
+    expected_values: list[Any] = []
+    expected_refusals: dict[int, str] = {}
+    for i, cell in enumerate(cells):
+        try:
+            expected_values.append(plan.convert(cell))
+        except ValueError as exc:
+            expected_refusals[i] = str(exc)
+            expected_values.append("refused")
+    values, refused = plan.column(cells)
+    assert refused == expected_refusals
+    read = [("refused" if i in refused else v) for i, v in enumerate(values)]
+    assert [(type(v), str(v)) for v in read] == [(type(v), str(v)) for v in expected_values]
