@@ -169,15 +169,19 @@ class BatchWriter:
         fields = [ID_FIELD if by_id else self.obj.fields[n] for n in key]
         wanted: dict[tuple[Any, ...], _Row] = {}
         plans = self.plans
-        shortcuts = [None if by_id else plans[f.name].fast for f in fields]
-        for row in work:
+        cells = []  # each key field's cells, and what its shortcut makes of them
+        for f in fields:
+            raws = [row.values.get(f.name) for row in work]
+            many = None if by_id else plans[f.name].many
+            cells.append((f, raws, many(raws) if many is not None else [None] * len(raws)))
+        for i, row in enumerate(work):
             parts = []
-            for f, fast in zip(fields, shortcuts, strict=True):
-                raw = row.values.get(f.name)
-                value = fast(raw) if fast is not None and type(raw) is str else None
+            for f, raws, quick in cells:
+                value = quick[i]
                 if value is not None:
                     parts.append(value)
                     continue
+                raw = raws[i]
                 try:
                     value = self.service._coerce(f, raw)
                 except ValueError as exc:

@@ -42,6 +42,9 @@ class FieldPlan:
     #: a column of raw values → (values, refusals by position): `convert` for each, the
     #: plain cells a comprehension at a time
     column: Any = None
+    #: `fast` over a column: a value for each cell, or None where the shortcut says
+    #: nothing (then the full coercion must)
+    many: Any = None
 
     @classmethod
     def of(cls, f: FieldDef, model: Any, ctx: Any) -> FieldPlan:
@@ -60,6 +63,7 @@ class FieldPlan:
             plan.low = None if f.min is None else ftype.coerce(f, f.min, ctx)
             plan.high = None if f.max is None else ftype.coerce(f, f.max, ctx)
         plan.fast = shortcut(f, plan)
+        plan.many = _many(plan)
         plan.checked = bool(
             plan.max_length is not None
             or plan.long_string
@@ -232,7 +236,7 @@ def column_reader(plan: FieldPlan) -> ColumnReader:
     constraints in another, and `convert` itself only for the cells these leave (blank,
     unusual or refused ones), so every value and message is `convert`'s."""
     convert = plan.convert
-    many = _many(plan)
+    many = plan.many
     odd = _odd(plan)
 
     def read(raws: Sequence[Any]) -> tuple[list[Any], dict[int, str]]:

@@ -2,7 +2,7 @@
 open page, by server-sent events.
 
 1. A record written through the records service marks its object on the transaction's
-   connection (`changes.note_change`, from the `ficha_record_event` hook). Once the
+   connection (`changes.note_change`, from the `ficha_record_events` hook). Once the
    transaction has committed (the connection goes back to the pool), the objects are
    published.
 2. Publishing goes through Redis (`FICHA_REDIS_URL`), so every web worker process of the

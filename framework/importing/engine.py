@@ -171,10 +171,12 @@ class Importer:
         self._seen_keys: dict[tuple[Any, ...], int] = {}
         from framework.batch_values import FieldPlan
 
-        self._fast = {
-            name: FieldPlan.of(self.obj.fields[name], ficha.model, ficha.records.ctx).fast
+        plans = {
+            name: FieldPlan.of(self.obj.fields[name], ficha.model, ficha.records.ctx)
             for name in mapping.key
         }
+        self._fast = {name: plan.fast for name, plan in plans.items()}
+        self._many = {name: plan.many for name, plan in plans.items()}
 
     # -- running ----------------------------------------------------------------------------
 
@@ -258,6 +260,8 @@ class Importer:
         main = _layout(self.mapping.columns, index)
         children = [(child, _layout(child.columns, index)) for child in self.mapping.children]
         map_row = self._map_row
+        if sheet.text and not children and self.mapping.null == ("",) and all(p for *_, p in main):
+            map_row = self._plain_row(main)
         for read, (number, cells) in enumerate(sheet.rows):
             if self.limit is not None and read >= self.limit:
                 break
@@ -284,6 +288,21 @@ class Importer:
             else:
                 pending.children.append(None)  # no values for the child in this row
         return pending
+
+    def _plain_row(self, main: list[_Cell]) -> Callable[..., _Pending]:
+        """`_map_row` for text cells that all go to their fields as they are (a CSV mapped
+        column to field): the same values, one comprehension a row."""
+        constants = dict(self.mapping.constants)
+        cells_of = [(c.field, position, c.default) for c, position, _ in main]
+
+        def plain_row(number: int, cells: list[Any], *layouts: Any) -> _Pending:
+            try:
+                values = {f: cells[at].strip() or default for f, at, default in cells_of}
+            except IndexError:  # a short row: its missing cells are empty
+                return self._map_row(number, cells, *layouts)
+            return _Pending(number, cells, {**constants, **values} if constants else values, [])
+
+        return plain_row
 
     def _values(
         self, pending: _Pending, layout: list[_Cell], constants: Any, cells: list[Any]
@@ -440,11 +459,16 @@ class Importer:
         if not key:
             return
         keyable = self._keyable
-        for pending in batch:
-            if pending.errors:
-                continue
-            values = pending.values
-            ident = tuple([keyable(k, values.get(k)) for k in key])
+        todo = [p for p in batch if not p.errors]
+        cells = []  # each key field's cells, and what its shortcut makes of them
+        for name in key:
+            raws = [p.values.get(name) for p in todo]
+            many = self._many.get(name)
+            cells.append((name, raws, many(raws) if many is not None else [None] * len(raws)))
+        for i, pending in enumerate(todo):
+            ident = tuple(
+                [q[i] if q[i] is not None else keyable(name, raws[i]) for name, raws, q in cells]
+            )
             if None in ident:
                 continue  # the records service says which key field is missing
             first = self._seen_keys.get(ident)

@@ -28,6 +28,8 @@ class Sheet:
     size: int = 0
     position: Any = field(default=lambda: 0)
     closer: Any = field(default=lambda: None)
+    #: every cell is text (a CSV's are; a workbook's may be numbers and dates)
+    text: bool = False
 
     def close(self) -> None:
         """Let go of the file (reading to the end does it too)."""
@@ -91,7 +93,7 @@ def _csv(path: Path, delimiter: str | None, encoding: str) -> Sheet:
         except (OSError, ValueError):
             return size
 
-    return Sheet(headers, rows(), size, position, handle.close)
+    return Sheet(headers, rows(), size, position, handle.close, text=True)
 
 
 def _xlsx(path: Path, sheet: str | None) -> Sheet:

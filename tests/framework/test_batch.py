@@ -22,6 +22,7 @@ from framework.errors import ValidationFailed
 from framework.importing import Importer, mapping_from_dict
 from framework.privacy import ERASED, erase_person, export_person
 from framework.records import Actor
+from plugins import hookimpl
 from tests.conftest import ProjectFactory
 
 FIELDS = """
@@ -206,6 +207,54 @@ def test_an_imported_persons_history_is_exported_and_erased(project: ProjectFact
     assert history[1].changes["code"] == (None, "P1")
 
 
+def test_a_csv_and_the_same_workbook_import_alike(project: ProjectFactory) -> None:
+    """A CSV's text cells take a shorter way from cell to value than a workbook's: both
+    give the same records (blanks, padding, defaults, constants, short rows)."""
+    from openpyxl import Workbook
+
+    ficha = project.migrated(TWINS)
+    rows = [
+        ["Code", "Name", "Qty", "Stage"],
+        ["A1", " Ana ", "3", "Open"],
+        ["A2", "", "4", ""],
+        ["A3"],
+        ["A4", "  ", "", " won "],
+        ["A5", "Luis", "x", "New"],
+    ]
+    csv_file = project.root / "items.csv"
+    csv_file.write_text("\n".join(",".join(r) for r in rows) + "\n")
+    book = Workbook()
+    for r in rows:
+        book.active.append(r)
+    book.save(project.root / "items.xlsx")
+    for name, source in (("item", csv_file), ("twin", project.root / "items.xlsx")):
+        mapping = mapping_from_dict(
+            {
+                "object": name,
+                "key": ["code"],
+                "constants": {"note": "imported"},
+                "columns": {
+                    "Code": "code",
+                    "Name": {"field": "name", "default": "unnamed"},
+                    "Qty": "qty",
+                    "Stage": "stage",
+                },
+            },
+            ficha.model,
+        )
+        report = Importer(ficha, mapping).run(source)
+        assert (report.created, report.failed) == (4, 1), report.errors
+        assert [(e.row, e.field) for e in report.errors] == [(6, "qty")]
+    assert stored(ficha, "item") == stored(ficha, "twin")
+    item = {r["code"]: r for r in stored(ficha, "item")}
+    assert (item["A1"]["name"], item["A2"]["name"], item["A3"]["name"]) == (
+        "Ana",
+        "unnamed",
+        "unnamed",
+    )
+    assert (item["A3"]["qty"], item["A4"]["stage"], item["A4"]["note"]) == (None, "won", "imported")
+
+
 def test_each_audit_row_of_a_batch_names_its_record(project: ProjectFactory) -> None:
     ficha = project.migrated(TWINS)
     results = ficha.records.write_many("item", [{"code": f"R{i}"} for i in range(1200)])
@@ -219,6 +268,37 @@ def test_each_audit_row_of_a_batch_names_its_record(project: ProjectFactory) -> 
     assert [r.record_id for r in rows] == [r.id for r in results]
     assert {(r.action, r.version) for r in rows} == {("created", 1)}
     assert [r.changes["code"] for r in rows] == [[None, f"R{i}"] for i in range(1200)]
+
+
+class Watcher:
+    """A plugin observing writes both ways."""
+
+    def __init__(self) -> None:
+        self.writes: list[list[tuple[str, str]]] = []
+        self.events: list[str] = []
+
+    @hookimpl
+    def ficha_record_events(self, events: Any) -> None:
+        self.writes.append([(e.kind, e.record["code"]) for e in events])
+
+    @hookimpl
+    def ficha_record_event(self, event: Any) -> None:
+        self.events.append(event.record["code"])
+
+
+def test_plugins_hear_of_a_batch_once_and_of_each_record(project: ProjectFactory) -> None:
+    ficha = project.migrated(TWINS)
+    watcher = Watcher()
+    ficha.pm.register(watcher)
+    ficha.records.write_many("item", [{"code": "W1"}, {"code": "W2"}, {"qty": "1"}])
+    one = ficha.records.create("item", {"code": "W3"})
+    ficha.records.update("item", one["id"], {"qty": "2"})
+    assert watcher.writes == [
+        [("created", "W1"), ("created", "W2")],
+        [("created", "W3")],
+        [("updated", "W3")],
+    ]
+    assert watcher.events == ["W1", "W2", "W3", "W3"]
 
 
 # -- the batch's conversions against the single path's, for any cell ------------------------
