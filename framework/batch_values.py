@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from modeler.fieldtypes import COLUMN, HAS_MANY, MANY_TO_MANY
+from modeler.fieldtypes import BOOLEAN_WORDS, COLUMN, HAS_MANY, MANY_TO_MANY
 from modeler.schema import FieldDef
 
 
@@ -62,8 +62,8 @@ class FieldPlan:
         if ftype.comparable and ftype.coerce is not None:
             plan.low = None if f.min is None else ftype.coerce(f, f.min, ctx)
             plan.high = None if f.max is None else ftype.coerce(f, f.max, ctx)
-        plan.fast = shortcut(f, plan)
-        plan.many = _many(plan)
+        if ftype.coerce is not None:
+            plan.fast, plan.many = shortcuts(f)
         plan.checked = bool(
             plan.max_length is not None
             or plan.long_string
@@ -100,9 +100,12 @@ _PLAIN_NUMBER = re.compile(r"-?\d{1,15}(\.\d{1,15})?")
 _PLAIN_DIGITS = 16
 
 
-def shortcut(f: FieldDef, plan: FieldPlan) -> Any:
-    """A shortcut giving exactly what the field type's coercion gives for the inputs it
-    accepts, and None for every other input (a blank one too)."""
+def shortcuts(f: FieldDef) -> tuple[Any, Any]:
+    """(fast, many): a shortcut giving exactly what the field type's coercion gives for
+    the text inputs it accepts, and None for every other input (a blank one too); and
+    the same over a column of raw values (None where a value is not text)."""
+    if f.kind != COLUMN:
+        return None, None
     if f.type in ("decimal", "money", "percent"):
         scale = f.scale if f.scale is not None else {"money": 2}.get(f.type, 4)
         quantum = Decimal(1).scaleb(-scale)
@@ -116,7 +119,7 @@ def shortcut(f: FieldDef, plan: FieldPlan) -> Any:
             return value if len(value.as_tuple().digits) <= precision else None
 
         if _PLAIN_DIGITS + scale > precision:
-            return number
+            return number, _each(number)
         # as many decimals as the field keeps: the number as written is the rounded one
         exact = re.compile(rf"-?\d{{1,15}}\.\d{{{scale}}}" if scale else r"-?\d{1,15}").fullmatch
 
@@ -127,9 +130,16 @@ def shortcut(f: FieldDef, plan: FieldPlan) -> Any:
                 return None
             return Decimal(raw).quantize(quantum, rounding=ROUND_HALF_UP)
 
-        return short_number
+        return short_number, lambda raws: [
+            Decimal(r) if type(r) is str and exact(r) else None for r in raws
+        ]  # a number written otherwise goes to short_number through convert
     if f.type == "integer":
-        return lambda raw: int(raw) if raw.isascii() and raw.isdigit() else None
+        return (
+            lambda raw: int(raw) if raw.isascii() and raw.isdigit() else None,
+            lambda raws: [
+                int(r) if type(r) is str and r.isascii() and r.isdigit() else None for r in raws
+            ],
+        )
     if f.type == "choice":
         codes = frozenset(c for c in f.choice_codes if c.strip())
         folded: dict[str, str] = {}
@@ -137,7 +147,17 @@ def shortcut(f: FieldDef, plan: FieldPlan) -> Any:
             for text in (choice.label.lower(), choice.code.lower()):
                 if text.strip():  # a blank cell is no choice, whatever the choices are
                     folded.setdefault(text, choice.code)
-        return lambda raw: raw if raw in codes else folded.get(raw.lower())
+        return (
+            lambda raw: raw if raw in codes else folded.get(raw.lower()),
+            lambda raws: [
+                (r if r in codes else folded.get(r.lower())) if type(r) is str else None
+                for r in raws
+            ],
+        )
+    if f.type == "boolean":
+        words = BOOLEAN_WORDS  # as written, in lower, upper or title case
+        spelled = {v: words[w] for w in words for v in (w, w.upper(), w.title()) if v.lower() == w}
+        return spelled.get, lambda raws: [spelled.get(r) if type(r) is str else None for r in raws]
     if f.type == "date":
         iso = dt.date.fromisoformat  # the type's first try too, on the stripped text
 
@@ -147,10 +167,20 @@ def shortcut(f: FieldDef, plan: FieldPlan) -> Any:
             except ValueError:
                 return None
 
-        return day
-    if f.type in ("string", "text") and plan.field.kind == COLUMN:
-        return lambda raw: raw if raw and raw == raw.strip() and "\r" not in raw else None
-    return None
+        return day, _each(day)
+    if f.type in ("string", "text"):
+        return (
+            lambda raw: raw if raw and raw == raw.strip() and "\r" not in raw else None,
+            lambda raws: [
+                r if type(r) is str and r and r == r.strip() and "\r" not in r else None
+                for r in raws
+            ],
+        )
+    return None, None
+
+
+def _each(fast: Callable[[str], Any]) -> Callable[[Sequence[Any]], list[Any]]:
+    return lambda raws: [fast(r) if type(r) is str else None for r in raws]
 
 
 def converter(plan: FieldPlan, ctx: Any) -> Callable[[Any], Any]:
@@ -252,25 +282,8 @@ def column_reader(plan: FieldPlan) -> ColumnReader:
     return read
 
 
-def _many(plan: FieldPlan) -> Callable[[Sequence[Any]], list[Any]] | None:
-    """The shortcut over a column: a value, or None where `convert` must say."""
-    fast = plan.fast
-    if fast is None or plan.coerce is None:
-        return None
-    f = plan.field
-    if f.type == "integer":
-        return lambda raws: [
-            int(r) if type(r) is str and r.isascii() and r.isdigit() else None for r in raws
-        ]
-    if f.type in ("string", "text"):
-        return lambda raws: [
-            r if type(r) is str and r and r == r.strip() and "\r" not in r else None for r in raws
-        ]
-    return lambda raws: [fast(r) if type(r) is str else None for r in raws]
-
-
 def _odd(plan: FieldPlan) -> Callable[[list[Any]], list[int]] | None:
-    """The positions of a column `_many` read that `convert` must read again: the
+    """The positions of a column `many` read that `convert` must read again: the
     cells it left, and the values a constraint refuses (for the message). None when
     every cell must go through `convert`."""
     if not plan.checked:

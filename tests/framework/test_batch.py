@@ -307,7 +307,8 @@ CELLS = st.one_of(
     st.text(max_size=12),
     st.from_regex(r"\s?[+-]?[0-9]{1,18}([.,][0-9]{0,6})?%?\s?", fullmatch=True),
     st.from_regex(r"[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}", fullmatch=True),
-    st.sampled_from(["new", "New", "NEW", " won", "Open ", "yes", "No", "x", "", " "]),
+    st.sampled_from(["new", "New", "NEW", " won", "Open ", "", " ", "\t"]),
+    st.sampled_from(["yes", "No", "TRUE", "Sí", "SÍ", "sI", "On", " y", "X", "0", "2", "nope"]),
 )
 
 
