@@ -19,15 +19,6 @@ class Serialized(str):
     """A JSON column's value already serialized (the audit trail writes many at once)."""
 
 
-def _deserialized(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    import json
-
-    return [
-        {k: json.loads(v) if isinstance(v, Serialized) else v for k, v in row.items()}
-        for row in rows
-    ]
-
-
 def insert_rows(
     conn: Connection,
     table: sa.Table,
@@ -44,19 +35,42 @@ def insert_rows(
     same = same or {}
     if conn.dialect.name == "sqlite":
         return _sqlite(conn, table, rows, same, ids)
-    if any(isinstance(v, Serialized) for row in rows for v in row.values()):
-        rows = _deserialized(rows)
     params = [{**row, **same} for row in rows] if same else list(rows)
+    # JSON text written as it is (the driver's text goes into the JSON column), not
+    # serialized again as a JSON string
+    serialized = [name for name, value in params[0].items() if isinstance(value, Serialized)]
+    insert = table.insert().values({name: _text(conn, table, name) for name in serialized})
     if not ids:
-        conn.execute(table.insert(), params)
+        conn.execute(insert, params)
         return []
-    stmt = table.insert().returning(table.c.id)
+    if conn.dialect.name == "postgresql":
+        # ids taken from the table's sequence first, then one plain executemany (the
+        # driver pipelines it): a RETURNING over many rows makes SQLAlchemy and psycopg
+        # build and parse one statement of thousands of parameters per page instead
+        sequence = sa.func.pg_get_serial_sequence(
+            conn.dialect.identifier_preparer.format_table(table), "id"
+        )
+        taken = sa.select(sa.func.nextval(sequence)).select_from(
+            sa.func.generate_series(1, len(params))
+        )
+        new_ids = sorted(int(i) for i in conn.execute(taken).scalars())
+        conn.execute(insert, [{**row, "id": i} for row, i in zip(params, new_ids, strict=True)])
+        return new_ids
+    stmt = insert.returning(table.c.id)
     if conn.dialect.insert_executemany_returning:
         # Multi-row INSERTs: ids come from a sequence or an auto-increment, ascending in
         # VALUES order within one statement, so the sorted ids are the rows' in order.
         # (Asking SQLAlchemy to sort them costs one statement per row on some drivers.)
         return sorted(int(i) for i in conn.execute(stmt, params).scalars())
     return [int(conn.execute(stmt, [row]).scalar_one()) for row in params]
+
+
+def _text(conn: Connection, table: sa.Table, name: str) -> Any:
+    """A JSON column's value bound as the JSON text it already is."""
+    text = sa.bindparam(name, type_=sa.Text())
+    if conn.dialect.name == "postgresql":  # a text parameter is not a json value there
+        return sa.cast(text, table.c[name].type)
+    return sa.type_coerce(text, sa.Text())  # MariaDB's JSON is text
 
 
 def _sqlite(
