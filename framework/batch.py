@@ -127,7 +127,9 @@ class BatchWriter:
             for row in pending:
                 if row.errors:
                     row.action = "failed"
-        return [RowResult(r.index, r.action, r.id, dict(r.errors)) for r in work]
+        return [
+            RowResult(r.index, r.action, r.id, dict(r.errors) if r.errors else {}) for r in work
+        ]
 
     def _row_by_row(self, rows: Sequence[Mapping[str, Any]]) -> bool:
         """Autonumbers take a counter per record and many-to-many values a link table:

@@ -84,18 +84,19 @@ def _sqlite(
     per-row parameter handling costs more than SQLite's insert itself. Only one
     connection writes to a SQLite file at a time, so once this transaction has inserted,
     its new rows are the highest ids, one after the other."""
-    names = list(rows[0])
     shared = list(same)
+    names = [n for n in rows[0] if n not in same]  # `same` wins, as on the other databases
     dialect = conn.dialect
     quoted = ", ".join(dialect.identifier_preparer.quote(n) for n in [*names, *shared])
     sql = (
         f"INSERT INTO {dialect.identifier_preparer.format_table(table)} ({quoted}) "
         f"VALUES ({', '.join('?' for _ in range(len(names) + len(shared)))})"
     )
-    pick = operator.itemgetter(*names)
-    params: list[tuple[Any, ...]] = (
-        list(map(pick, rows)) if len(names) > 1 else [(pick(row),) for row in rows]
-    )
+    params: list[tuple[Any, ...]]
+    if len(names) > 1:
+        params = list(map(operator.itemgetter(*names), rows))
+    else:  # itemgetter gives a bare value for one name, and wants at least one
+        params = [tuple(row[n] for n in names) for row in rows]
     converters = [_converter(table.c[name], dialect) for name in names]
     if any(c is not None for c in converters):
         # column by column: one conversion loop per column, not one per value and row

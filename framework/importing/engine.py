@@ -132,7 +132,7 @@ class _Rollback(Exception):
     """Raised inside a transaction to undo it (a dry run, an all-or-nothing failure)."""
 
 
-@dataclass
+@dataclass(slots=True)
 class _Pending:
     number: int
     cells: list[Any]

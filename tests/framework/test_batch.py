@@ -160,6 +160,18 @@ def test_a_batch_upserts_by_key_and_a_second_run_changes_nothing(project: Projec
     assert [(r.action, r.id) for r in found] == [("unchanged", made[0].id), ("updated", made[1].id)]
 
 
+def test_a_batch_of_empty_rows_creates_records_with_their_defaults(
+    project: ProjectFactory,
+) -> None:
+    ficha = project.migrated({"note": "object: note\nfields:\n  text: string\n"})
+    empty = ficha.records.write_many("note", [{}, {}])
+    mixed = ficha.records.write_many("note", [{}, {"text": ""}])
+    assert [r.action for r in empty + mixed] == ["created"] * 4
+    assert stored(ficha, "note") == [
+        {"text": None, "version": 1, "deleted_at": None} for _ in range(4)
+    ]
+
+
 def test_a_key_used_by_a_deleted_record_or_twice_is_refused(project: ProjectFactory) -> None:
     ficha = project.migrated(TWINS)
     gone = ficha.records.create("item", {"code": "GONE"})
