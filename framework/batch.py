@@ -4,8 +4,11 @@ and audited a batch at a time, inside one transaction. Imports and the API's bul
 endpoints use it; nothing else writes this way.
 
 What a batch does per row (coercion, constraints, defaults, required fields, formulas,
-validations, workflows, permissions) is the single-record path's; what it does per batch
-is the SQL: one query per link field, per unique field and for the upsert key, one
+validations, workflows, permissions) is the single-record path's; rows that name the
+same fields (an import's) have their values read a field at a time, with the same
+values and messages (framework/batch_values.py). What it does per batch is the SQL: one
+query per link field and per unique field, one for the upsert key (whole records are
+read only for the keys it finds, and what it finds serves the key's unique check), one
 multi-row INSERT, one UPDATE per set of changed columns and one audit INSERT. Objects
 whose writes need a query per record anyway (autonumbers, many-to-many values) go
 through the single-record steps, row by row, in savepoints.
