@@ -331,6 +331,7 @@ class BatchWriter:
         live = [r for r in rows if not r.errors]
         titles = self._check_links(conn, live)
         self._check_unique(conn, [r for r in live if not r.errors])
+        self._check_unique_together(conn, [r for r in live if not r.errors])
         enforcer = service.enforcer
         rules = enforcer.behaviour.of(obj.name) if enforcer is not None else None
         formulas = rules.formulas if rules is not None else {}
@@ -533,6 +534,52 @@ class BatchWriter:
                     )
                     clash.errors[f.name] = (
                         f"'{value}' is already used by {self.obj.label.lower()} #{ident}{where}"
+                    )
+
+    def _check_unique_together(self, conn: Connection, rows: list[_Row]) -> None:
+        """Unique combinations (`unique: [[name, team]]`), as the single-record path
+        checks them: one query per combination and 500 rows; a combination with an empty
+        part never clashes (as in SQL)."""
+        obj = self.obj
+        for index in obj.indexes:
+            if not index.unique or len(index.fields) < 2:
+                continue
+            names = index.fields
+            labels = " and ".join(obj.fields[n].label.lower() for n in names)
+            seen: dict[tuple[Any, ...], _Row] = {}
+            for row in rows:
+                if row.errors or not any(n in row.clean for n in names):
+                    continue
+                before = row.before
+                values = tuple(
+                    row.clean[n] if n in row.clean else (_plain(before.get(n)) if before else None)
+                    for n in names
+                )
+                if None in values:
+                    continue
+                other = seen.get(values)
+                if other is not None:
+                    row.errors[names[0]] = (
+                        f"the same {labels} as row {other.index + 1} of this batch; "
+                        f"the {labels} together must be unique"
+                    )
+                    continue
+                seen[values] = row
+            columns = [self.table.c[column_name(obj.fields[n])] for n in names]
+            wanted = list(seen)
+            for start in range(0, len(wanted), 500):
+                clashes = conn.execute(
+                    sa.select(self.table.c.id, *columns).where(
+                        sa.tuple_(*columns).in_(wanted[start : start + 500])
+                    )
+                )
+                for ident, *stored in clashes:
+                    row = seen.get(tuple(stored))
+                    if row is None or row.id == ident:
+                        continue  # itself is no clash
+                    row.errors[names[0]] = (
+                        f"{obj.label.lower()} #{ident} already has this {labels}; "
+                        f"the {labels} together must be unique"
                     )
 
     # -- writes -------------------------------------------------------------------------------

@@ -172,6 +172,67 @@ def test_a_batch_of_empty_rows_creates_records_with_their_defaults(
     ]
 
 
+PAIRS = {
+    "crew": "object: crew\ntitle: name\nfields:\n  name: string\n",
+    "member": """
+        object: member
+        fields:
+          name: string
+          team: {type: link, object: crew}
+        unique:
+          - [name, team]
+        """,
+    "mate": """
+        object: mate
+        label: Member
+        fields:
+          name: string
+          team: {type: link, object: crew}
+        unique:
+          - [name, team]
+        """,
+}
+
+
+def test_a_unique_combination_is_refused_as_single_writes_refuse_it(
+    project: ProjectFactory,
+) -> None:
+    ficha = project.migrated(PAIRS)
+    north, south = (ficha.records.create("crew", {"name": n}).id for n in ("North", "South"))
+    for name in ("member", "mate"):
+        ficha.records.create(name, {"name": "Ana", "team": north})
+    rows = [
+        {"name": "Ana", "team": north},  # taken
+        {"name": "Ana", "team": south},  # another team: fine
+        {"name": "Ana"},  # no team: an empty part never clashes
+        {"name": "Bea", "team": str(north)},
+    ]
+    expected = []
+    for row in rows:
+        try:
+            ficha.records.create("mate", row)
+            expected.append({})
+        except ValidationFailed as exc:
+            expected.append(dict(exc.errors))
+    assert expected[0] == {
+        "name": "member #1 already has this name and team; "
+        "the name and team together must be unique"
+    }
+    results = ficha.records.write_many("member", rows)
+    assert [dict(r.errors) for r in results] == expected
+    again = ficha.records.write_many("member", [{"name": "Cid", "team": south}] * 2)
+    assert again[1].errors == {
+        "name": "the same name and team as row 1 of this batch; "
+        "the name and team together must be unique"
+    }
+    by_key = ficha.records.write_many(
+        "member",
+        [{"name": "Bea", "team": north}, {"name": "Ana", "team": south}],
+        key=["name", "team"],
+    )
+    assert [r.action for r in by_key] == ["unchanged", "unchanged"]  # itself is no clash
+
+
 def test_a_key_used_by_a_deleted_record_or_twice_is_refused(project: ProjectFactory) -> None:
     ficha = project.migrated(TWINS)
     gone = ficha.records.create("item", {"code": "GONE"})
