@@ -574,10 +574,10 @@ class BatchWriter:
                     )
                 )
                 for ident, *stored in clashes:
-                    row = seen.get(tuple(stored))
-                    if row is None or row.id == ident:
+                    clash = seen.get(tuple(stored))
+                    if clash is None or clash.id == ident:
                         continue  # itself is no clash
-                    row.errors[names[0]] = (
+                    clash.errors[names[0]] = (
                         f"{obj.label.lower()} #{ident} already has this {labels}; "
                         f"the {labels} together must be unique"
                     )
