@@ -519,9 +519,11 @@ class Importer:
             for p in good:
                 p.errors.append(RowError(p.number, "", str(exc)))
             return outcome
-        ids: dict[int, int] = {}
+        ids: dict[int, int] = {}  # row → its record, for the children
+        counts = outcome.counts
         for pending, result in zip(good, results, strict=True):
-            if not result.ok:
+            action = result.action
+            if action == "failed":
                 for name, message in result.errors.items():
                     pending.errors.append(
                         RowError(
@@ -532,8 +534,8 @@ class Importer:
                         )
                     )
                 continue
-            outcome.counts[result.action] = outcome.counts.get(result.action, 0) + 1
-            if result.id is not None:
+            counts[action] = counts.get(action, 0) + 1
+            if result.id is not None and mapping.children:
                 ids[pending.number] = result.id
         for i, child in enumerate(mapping.children):
             self._write_children(conn, child, i, good, ids, outcome)
