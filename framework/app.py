@@ -132,6 +132,22 @@ def plugin_actions(pm: FichaPluginManager) -> dict[str, Any]:
     return actions
 
 
+def _observers(pm: FichaPluginManager) -> tuple[Any, Any]:
+    """The records service's listeners for the plugins' record hooks: per event, and per
+    write (a batch's events at once): `ficha_record_events` once, then
+    `ficha_record_event` for each event when some plugin implements it."""
+    each = pm.hook.ficha_record_event
+    every = pm.hook.ficha_record_events
+
+    def observe_all(events: Sequence[Any]) -> None:
+        every(events=events)
+        if each.get_hookimpls():
+            for event in events:
+                each(event=event)
+
+    return (lambda event: observe_all([event])), observe_all
+
+
 def register_services(ficha: Ficha) -> None:
     """Every plugin's `ficha_services`, Ficha's own first, each remembered as the source
     of its services (the admin's Services screen shows it)."""
@@ -206,8 +222,9 @@ class Ficha:
         # Order matters: the change is audited, plugins observe it, then rules react
         # (their own writes are audited and observed in turn).
         records.subscribe(audit.record, batch=audit.record_many)
-        records.subscribe(lambda event: pm.hook.ficha_record_event(event=event))
-        records.subscribe(rules.on_event)
+        observe, observe_all = _observers(pm)
+        records.subscribe(observe, batch=observe_all)
+        records.subscribe(rules.on_event, batch=rules.on_events)
         ficha = cls(
             settings,
             pm,

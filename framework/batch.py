@@ -4,8 +4,11 @@ and audited a batch at a time, inside one transaction. Imports and the API's bul
 endpoints use it; nothing else writes this way.
 
 What a batch does per row (coercion, constraints, defaults, required fields, formulas,
-validations, workflows, permissions) is the single-record path's; what it does per batch
-is the SQL: one query per link field, per unique field and for the upsert key, one
+validations, workflows, permissions) is the single-record path's; rows that name the
+same fields (an import's) have their values read a field at a time, with the same
+values and messages (framework/batch_values.py). What it does per batch is the SQL: one
+query per link field and per unique field, one for the upsert key (whole records are
+read only for the keys it finds, and what it finds serves the key's unique check), one
 multi-row INSERT, one UPDATE per set of changed columns and one audit INSERT. Objects
 whose writes need a query per record anyway (autonumbers, many-to-many values) go
 through the single-record steps, row by row, in savepoints.
@@ -13,18 +16,16 @@ through the single-record steps, row by row, in savepoints.
 
 from __future__ import annotations
 
-import datetime as dt
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from framework.batch_values import FieldPlan
 from framework.errors import Conflict, FichaError, NotFound, PermissionDenied, ValidationFailed
-from modeler.fieldtypes import COLUMN, HAS_MANY, LINK, MANY_TO_MANY
+from modeler.fieldtypes import COLUMN, LINK, MANY_TO_MANY
 from modeler.schema import FieldDef, ObjectDef
 from storage.bulk import insert_rows
 from storage.queries import LinkRef, Record
@@ -70,7 +71,7 @@ class BatchFailed(FichaError):
         )
 
 
-@dataclass
+@dataclass(slots=True)
 class _Row:
     index: int
     values: Mapping[str, Any]
@@ -80,113 +81,6 @@ class _Row:
     action: str = ""
     id: int | None = None
     changed: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class _Plan:
-    """One field's coercion and constraints, with its bounds coerced once (the same
-    checks, and messages, as RecordService._constraint_error)."""
-
-    field: FieldDef
-    coerce: Any
-    skip: bool = False
-    fixed: bool = False
-    checked: bool = False
-    max_length: int | None = None
-    long_string: bool = False
-    pattern: re.Pattern[str] | None = None
-    low: Any = None
-    high: Any = None
-    #: the common case done quickly (a plain number or code in a text cell): the value,
-    #: or None to go the type's full way (which also explains what is wrong)
-    fast: Any = None
-
-    @classmethod
-    def of(cls, f: FieldDef, model: Any, ctx: Any) -> _Plan:
-        ftype = model.field_types.get(f.type)
-        plan = cls(f, ftype.coerce)
-        plan.skip = f.kind == HAS_MANY
-        plan.fixed = f.type == "autonumber" or f.read_only
-        if f.kind == MANY_TO_MANY:  # blank means no links: never reaches the fast path
-            plan.coerce = lambda field, raw, c: (
-                [] if raw in (None, "") else ftype.coerce(field, raw, c)
-            )
-        plan.max_length = f.max_length
-        plan.long_string = f.type == "string" and f.max_length is None
-        plan.pattern = re.compile(f.pattern) if f.pattern else None
-        if ftype.comparable and ftype.coerce is not None:
-            plan.low = None if f.min is None else ftype.coerce(f, f.min, ctx)
-            plan.high = None if f.max is None else ftype.coerce(f, f.max, ctx)
-        plan.fast = _fast(f, plan)
-        plan.checked = bool(
-            plan.max_length is not None
-            or plan.long_string
-            or plan.pattern is not None
-            or plan.low is not None
-            or plan.high is not None
-        )
-        return plan
-
-    def error(self, value: Any) -> str | None:
-        f = self.field
-        if self.max_length is not None and isinstance(value, str) and len(value) > self.max_length:
-            return f"is longer than {self.max_length} characters ({len(value)})"
-        if self.long_string and len(value) > 255:
-            return f"is longer than 255 characters ({len(value)}); use a text field for more"
-        if (
-            self.pattern is not None
-            and isinstance(value, str)
-            and not self.pattern.fullmatch(value)
-        ):
-            return f"does not have the expected form ({f.pattern})"
-        if self.low is not None and value < self.low:
-            return f"must be at least {f.min}"
-        if self.high is not None and value > self.high:
-            return f"must be at most {f.max}"
-        return None
-
-
-_PLAIN_NUMBER = re.compile(r"-?\d{1,15}(\.\d{1,15})?")
-
-
-def _fast(f: FieldDef, plan: _Plan) -> Any:
-    """A shortcut giving exactly what the field type's coercion gives for the inputs it
-    accepts, and None for every other input."""
-    if f.type in ("decimal", "money", "percent"):
-        scale = f.scale if f.scale is not None else {"money": 2}.get(f.type, 4)
-        quantum = Decimal(1).scaleb(-scale)
-        precision = f.precision or 18
-        match = _PLAIN_NUMBER.fullmatch
-
-        def number(raw: str) -> Any:
-            if not match(raw):
-                return None
-            value = Decimal(raw).quantize(quantum, rounding=ROUND_HALF_UP)
-            return value if len(value.as_tuple().digits) <= precision else None
-
-        return number
-    if f.type == "integer":
-        return lambda raw: int(raw) if raw.isascii() and raw.isdigit() else None
-    if f.type == "choice":
-        codes = frozenset(f.choice_codes)
-        folded: dict[str, str] = {}
-        for choice in f.values:  # the first choice whose label or code matches wins
-            folded.setdefault(choice.label.lower(), choice.code)
-            folded.setdefault(choice.code.lower(), choice.code)
-        return lambda raw: raw if raw in codes else folded.get(raw.lower())
-    if f.type == "date":
-        iso = re.compile(r"\d{4}-\d{2}-\d{2}").fullmatch
-
-        def day(raw: str) -> Any:
-            try:
-                return dt.date.fromisoformat(raw) if iso(raw) else None
-            except ValueError:
-                return None
-
-        return day
-    if f.type in ("string", "text") and plan.field.kind == COLUMN:
-        return lambda raw: raw if raw == raw.strip() and "\r" not in raw else None
-    return None
 
 
 class BatchWriter:
@@ -199,6 +93,8 @@ class BatchWriter:
         self.obj = obj
         self.actor = actor
         self.table = self.storage.table(obj.name)
+        #: what the key lookup found of a unique key field: (field, values asked, matches)
+        self._keyed: tuple[str, set[Any], list[tuple[Any, int, Any]]] | None = None
 
     # -- the whole batch --------------------------------------------------------------------
 
@@ -234,7 +130,9 @@ class BatchWriter:
             for row in pending:
                 if row.errors:
                     row.action = "failed"
-        return [RowResult(r.index, r.action, r.id, dict(r.errors)) for r in work]
+        return [
+            RowResult(r.index, r.action, r.id, dict(r.errors) if r.errors else {}) for r in work
+        ]
 
     def _row_by_row(self, rows: Sequence[Mapping[str, Any]]) -> bool:
         """Autonumbers take a counter per record and many-to-many values a link table:
@@ -276,15 +174,19 @@ class BatchWriter:
         fields = [ID_FIELD if by_id else self.obj.fields[n] for n in key]
         wanted: dict[tuple[Any, ...], _Row] = {}
         plans = self.plans
-        shortcuts = [None if by_id else plans[f.name].fast for f in fields]
-        for row in work:
+        cells = []  # each key field's cells, and what its shortcut makes of them
+        for f in fields:
+            raws = [row.values.get(f.name) for row in work]
+            many = None if by_id else plans[f.name].many
+            cells.append((f, raws, many(raws) if many is not None else [None] * len(raws)))
+        for i, row in enumerate(work):
             parts = []
-            for f, fast in zip(fields, shortcuts, strict=True):
-                raw = row.values.get(f.name)
-                value = fast(raw) if fast is not None and type(raw) is str else None
+            for f, raws, quick in cells:
+                value = quick[i]
                 if value is not None:
                     parts.append(value)
                     continue
+                raw = raws[i]
                 try:
                     value = self.service._coerce(f, raw)
                 except ValueError as exc:
@@ -308,17 +210,34 @@ class BatchWriter:
         if not wanted:
             return
         columns = [self.table.c[column_name(f)] for f in fields]
-        found: dict[tuple[Any, ...], Record] = {}
-        reader = self.service.reader
+        t = self.table
         idents = list(wanted)
+        live: list[int] = []
+        matches: list[tuple[Any, int, Any]] = []  # (key as stored, id, deleted_at)
+        # the key, id and deletion only: a new record (most rows of a first import) costs
+        # no read of whole records
+        asked: sa.BindParameter[Any] = sa.bindparam("keys", expanding=True)
+        stmt = sa.select(*columns, t.c.id, t.c.deleted_at).where(
+            columns[0].in_(asked) if len(columns) == 1 else sa.tuple_(*columns).in_(asked)
+        )
         for start in range(0, len(idents), 500):  # bound the IN list on every database
             chunk = idents[start : start + 500]
-            where = (
-                columns[0].in_([i[0] for i in chunk])
-                if len(columns) == 1
-                else sa.tuple_(*columns).in_(chunk)
-            )
-            for record in reader.list(conn, self.obj.name, where=[where], limit=0, sort=()):
+            keys = [i[0] for i in chunk] if len(columns) == 1 else chunk
+            for *stored, ident, deleted_at in conn.execute(stmt, {"keys": keys}):
+                value = stored[0] if len(columns) == 1 else tuple(stored)
+                matches.append((value, ident, deleted_at))
+                if deleted_at is None:
+                    live.append(ident)
+        if len(fields) == 1 and fields[0].unique and fields[0].kind == COLUMN:
+            # the unique check of this field needs the same query: keep what it found
+            self._keyed = (fields[0].name, {i[0] for i in idents}, matches)
+        found: dict[tuple[Any, ...], Record] = {}
+        reader = self.service.reader
+        for start in range(0, len(live), 500):
+            chunk_ids = live[start : start + 500]
+            for record in reader.list(
+                conn, self.obj.name, where=[t.c.id.in_(chunk_ids)], limit=0, sort=()
+            ):
                 found[tuple(_plain(record.get(f.name)) for f in fields)] = record
         for ident, row in wanted.items():
             before = found.get(ident)
@@ -393,10 +312,9 @@ class BatchWriter:
             for f in obj.fields.values()
             if f.kind == COLUMN and f.default is not None and f.type != "autonumber"
         }
-        for row in rows:
-            if row.errors:
-                continue
-            self._coerce_row(row)
+        pending = [r for r in rows if not r.errors]
+        self._coerce_rows(pending)
+        for row in pending:
             if row.before is None:
                 for name, f in defaults.items():
                     if name not in row.clean:
@@ -413,6 +331,7 @@ class BatchWriter:
         live = [r for r in rows if not r.errors]
         titles = self._check_links(conn, live)
         self._check_unique(conn, [r for r in live if not r.errors])
+        self._check_unique_together(conn, [r for r in live if not r.errors])
         enforcer = service.enforcer
         rules = enforcer.behaviour.of(obj.name) if enforcer is not None else None
         formulas = rules.formulas if rules is not None else {}
@@ -442,54 +361,88 @@ class BatchWriter:
                 row.clean.update({k: after[k] for k in formulas if k in after})
         self._titles = titles
 
+    def _coerce_rows(self, rows: list[_Row]) -> None:
+        """`_coerce_row` for each row; rows that all name the same fields (an import's
+        do) are read a column at a time, with the same values and refusals."""
+        if len(rows) < 2:
+            for row in rows:
+                self._coerce_row(row)
+            return
+        names = rows[0].values.keys()
+        if not all(r.values.keys() == names for r in rows):
+            for row in rows:
+                self._coerce_row(row)
+            return
+        plans = self.plans
+        read: list[str] = []
+        columns: list[list[Any]] = []
+        for name in names:
+            plan = plans.get(name)
+            if plan is None or plan.column is None:
+                for row in rows:
+                    self._unconverted(row, name, row.values[name])
+                continue
+            values, refused = plan.column([r.values[name] for r in rows])
+            for i, message in refused.items():
+                rows[i].errors[name] = message
+            read.append(name)
+            columns.append(values)
+        for row, values in zip(rows, zip(*columns, strict=True), strict=False):
+            row.clean = dict(zip(read, values, strict=True))
+        if any(r.errors for r in rows):
+            for row in rows:
+                for name in row.errors:
+                    row.clean.pop(name, None)  # a refused value is not kept
+
     def _coerce_row(self, row: _Row) -> None:
         """The single-record path's coercion and constraints (RecordService._validate
         without its queries, which a batch runs once for all rows)."""
-        plans = self.plans
-        ctx = self.service.ctx
-        before = row.before
+        converters = self.converters
         clean = row.clean
         for name, raw in row.values.items():
-            plan = plans.get(name)
-            if plan is None:
-                if name not in KEPT:
-                    row.errors[name] = f"{self.obj.label} has no field '{name}'"
+            convert = converters.get(name)
+            if convert is None:
+                self._unconverted(row, name, raw)
                 continue
-            if plan.skip:
-                continue
-            if plan.fixed:
-                if before is None or _plain(before.get(name)) == raw or raw is None:
-                    continue
+            try:
+                clean[name] = convert(raw)
+            except ValueError as exc:
+                row.errors[name] = str(exc)
+
+    def _unconverted(self, row: _Row, name: str, raw: Any) -> None:
+        """A value that is not a field's to convert: Ficha's own columns, the other side
+        of a link, a read-only field (refused if changed), or no field at all."""
+        plan = self.plans.get(name)
+        if plan is None:
+            if name not in KEPT:
+                row.errors[name] = f"{self.obj.label} has no field '{name}'"
+        elif plan.fixed:
+            before = row.before
+            if not (before is None or _plain(before.get(name)) == raw or raw is None):
                 row.errors[name] = "is read-only"
-                continue
-            if raw is None or (type(raw) is str and not raw.strip()):
-                clean[name] = None
-                continue
-            if plan.coerce is None:
-                clean[name] = raw
-                continue
-            value = plan.fast(raw) if plan.fast is not None and type(raw) is str else None
-            if value is None:
-                try:
-                    value = plan.coerce(plan.field, raw, ctx)
-                except ValueError as exc:
-                    row.errors[name] = str(exc)
-                    continue
-            if value is not None and plan.checked:
-                message = plan.error(value)
-                if message:
-                    row.errors[name] = message
-                    continue
-            clean[name] = value
 
     @property
-    def plans(self) -> dict[str, _Plan]:
-        """How each field's values are read and checked, worked out once per object."""
-        cache: dict[str, dict[str, _Plan]] = self.service.__dict__.setdefault("_batch_plans", {})
+    def converters(self) -> dict[str, Callable[[Any], Any]]:
+        """Field name → its `FieldPlan.convert`, for the fields that have one."""
+        cache: dict[str, dict[str, Any]] = self.service.__dict__.setdefault("_batch_converters", {})
         found = cache.get(self.obj.name)
         if found is None:
             found = cache[self.obj.name] = {
-                f.name: _Plan.of(f, self.model, self.service.ctx) for f in self.obj.fields.values()
+                name: plan.convert for name, plan in self.plans.items() if plan.convert is not None
+            }
+        return found
+
+    @property
+    def plans(self) -> dict[str, FieldPlan]:
+        """How each field's values are read and checked, worked out once per object."""
+        cache: dict[str, dict[str, FieldPlan]] = self.service.__dict__.setdefault(
+            "_batch_plans", {}
+        )
+        found = cache.get(self.obj.name)
+        if found is None:
+            found = cache[self.obj.name] = {
+                f.name: FieldPlan.of(f, self.model, self.service.ctx)
+                for f in self.obj.fields.values()
             }
         return found
 
@@ -554,12 +507,22 @@ class BatchWriter:
                 continue
             col = self.table.c[column_name(f)]
             values = list(seen)
+            known: list[tuple[Any, int, Any]] = []
+            keyed = self._keyed
+            if keyed is not None and keyed[0] == f.name:
+                # found by the key lookup of this batch (nothing was written since)
+                values = [v for v in values if v not in keyed[1]]
+                known = keyed[2]
+            batches: list[Sequence[Any]] = [known] if known else []
             for start in range(0, len(values), 500):
-                clashes = conn.execute(
-                    sa.select(col, self.table.c.id, self.table.c.deleted_at).where(
-                        col.in_(values[start : start + 500])
-                    )
-                ).all()
+                batches.append(
+                    conn.execute(
+                        sa.select(col, self.table.c.id, self.table.c.deleted_at).where(
+                            col.in_(values[start : start + 500])
+                        )
+                    ).all()
+                )
+            for clashes in batches:
                 for value, ident, deleted_at in clashes:
                     clash = seen.get(value)
                     if clash is None or clash.id == ident:
@@ -571,6 +534,52 @@ class BatchWriter:
                     )
                     clash.errors[f.name] = (
                         f"'{value}' is already used by {self.obj.label.lower()} #{ident}{where}"
+                    )
+
+    def _check_unique_together(self, conn: Connection, rows: list[_Row]) -> None:
+        """Unique combinations (`unique: [[name, team]]`), as the single-record path
+        checks them: one query per combination and 500 rows; a combination with an empty
+        part never clashes (as in SQL)."""
+        obj = self.obj
+        for index in obj.indexes:
+            if not index.unique or len(index.fields) < 2:
+                continue
+            names = index.fields
+            labels = " and ".join(obj.fields[n].label.lower() for n in names)
+            seen: dict[tuple[Any, ...], _Row] = {}
+            for row in rows:
+                if row.errors or not any(n in row.clean for n in names):
+                    continue
+                before = row.before
+                values = tuple(
+                    row.clean[n] if n in row.clean else (_plain(before.get(n)) if before else None)
+                    for n in names
+                )
+                if None in values:
+                    continue
+                other = seen.get(values)
+                if other is not None:
+                    row.errors[names[0]] = (
+                        f"the same {labels} as row {other.index + 1} of this batch; "
+                        f"the {labels} together must be unique"
+                    )
+                    continue
+                seen[values] = row
+            columns = [self.table.c[column_name(obj.fields[n])] for n in names]
+            wanted = list(seen)
+            for start in range(0, len(wanted), 500):
+                clashes = conn.execute(
+                    sa.select(self.table.c.id, *columns).where(
+                        sa.tuple_(*columns).in_(wanted[start : start + 500])
+                    )
+                )
+                for ident, *stored in clashes:
+                    clash = seen.get(tuple(stored))
+                    if clash is None or clash.id == ident:
+                        continue  # itself is no clash
+                    clash.errors[names[0]] = (
+                        f"{obj.label.lower()} #{ident} already has this {labels}; "
+                        f"the {labels} together must be unique"
                     )
 
     # -- writes -------------------------------------------------------------------------------
@@ -601,8 +610,6 @@ class BatchWriter:
             return
         user = self.actor.user_id
         columns = {f.name: column_name(f) for f in self.obj.stored_fields()}
-        # every row must name the same columns for one multi-row statement
-        names = sorted({name for row in rows for name in row.clean})
         system = {
             "created_at": now,
             "updated_at": now,
@@ -610,14 +617,15 @@ class BatchWriter:
             "updated_by": user,
             "version": 1,
         }
-        params = []
-        for row in rows:
-            clean = row.clean
-            values = {columns[n]: clean.get(n) for n in names}
-            values.update(system)
-            params.append(values)
+        first = rows[0].clean.keys()
+        params: list[Mapping[str, Any]]
+        if all(columns[n] == n for n in first) and all(r.clean.keys() == first for r in rows):
+            params = [row.clean for row in rows]  # the rows name the same columns already
+        else:  # every row must name the same columns for one multi-row statement
+            names = sorted({name for row in rows for name in row.clean})
+            params = [{columns[n]: row.clean.get(n) for n in names} for row in rows]
         try:
-            ids = insert_rows(conn, self.table, params, ids=True)
+            ids = insert_rows(conn, self.table, params, same=system, ids=True)
         except sa.exc.IntegrityError as exc:
             # a race the checks could not see: say which field, refuse the batch
             raise ValidationFailed(

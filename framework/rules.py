@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -63,6 +63,17 @@ class RuleEngine:
         self.behaviour = behaviour
         self.plugin_actions = plugin_actions
         self.scheduler = scheduler
+
+    def on_events(self, events: Sequence[RecordEvent]) -> None:
+        """A batch write's events, in order; an object without rules is passed over once
+        for all of its events instead of once each."""
+        ruled: dict[str, bool] = {}
+        for event in events:
+            has_rules = ruled.get(event.object)
+            if has_rules is None:
+                has_rules = ruled[event.object] = bool(self.behaviour.of(event.object).rules)
+            if has_rules:
+                self.on_event(event)
 
     def on_event(self, event: RecordEvent) -> None:
         seen: _Seen | None = None  # what every rule of this event sees, made once

@@ -130,6 +130,8 @@ _DEFAULT_SCALE = {"money": 2, "percent": 4, "decimal": 4}
 
 _TRUE = {"1", "true", "t", "yes", "y", "on", "si", "sí", "s", "x"}
 _FALSE = {"0", "false", "f", "no", "n", "off", ""}
+#: the words a boolean field reads (in lower case), each to its value; a blank is none
+BOOLEAN_WORDS = {**dict.fromkeys(_TRUE, True), **dict.fromkeys(_FALSE - {""}, False)}
 
 
 def _coerce_boolean(f: FieldDef, value: Any, ctx: CoerceContext) -> bool:

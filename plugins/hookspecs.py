@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
     from typing import Any
 
     import click
@@ -97,6 +97,23 @@ def ficha_record_event(event: RecordEvent) -> None:
     `event.record`, `event.before` and `event.changes` (field → (old, new)) describe the
     change; `event.actor` says who and through which channel.
     Returns: nothing (ignored). Raising refuses the whole change.
+    Results: every plugin is called (not first-result).
+    """
+
+
+@hookspec
+def ficha_record_events(events: Sequence[RecordEvent]) -> None:
+    """Observe all the records one write changed, in one call.
+
+    When: where `ficha_record_event` is called, once per write instead of once per
+    record, just before `ficha_record_event` for each of them: with the one event of a
+    single create, update, delete or restore, and with every event of a batch (an import
+    batch, a bulk API call) at once. Implement it instead of `ficha_record_event` for work
+    done once per write (marking a cache stale, queueing one notice), which an import of
+    a million rows would otherwise do a million times.
+    Arguments: `events`, the write's `framework.records.RecordEvent`s in the order the
+    changes were made; they share the write's connection (`events[0].conn`).
+    Returns: nothing (ignored). Raising refuses the whole write.
     Results: every plugin is called (not first-result).
     """
 

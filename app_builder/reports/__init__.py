@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from app_builder.reports.changes import note_change
 from plugins import hookimpl
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import click
     from starlette.routing import BaseRoute
     from starlette_admin.views import BaseView
@@ -30,10 +33,8 @@ def ficha_startup(ficha: Ficha) -> None:
 
 
 @hookimpl
-def ficha_record_event(event: RecordEvent) -> None:
-    from app_builder.reports.live import note_change
-
-    note_change(event.conn, event.object)
+def ficha_record_events(events: Sequence[RecordEvent]) -> None:
+    note_change(events[0].conn, *{event.object for event in events})
 
 
 @hookimpl

@@ -2,8 +2,9 @@
 open page, by server-sent events.
 
 1. A record written through the records service marks its object on the transaction's
-   connection (`note_change`, from the `ficha_record_event` hook). Once the transaction
-   has committed (the connection goes back to the pool), the objects are published.
+   connection (`changes.note_change`, from the `ficha_record_events` hook). Once the
+   transaction has committed (the connection goes back to the pool), the objects are
+   published.
 2. Publishing goes through Redis (`FICHA_REDIS_URL`), so every web worker process of the
    project hears of a change made by any other; without Redis a process hears only its
    own changes (one `ficha serve` on SQLite).
@@ -29,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import anyio.to_thread
 import sqlalchemy as sa
 
+from app_builder.reports.changes import COMMITTED, PENDING
 from framework.permissions import Who
 from framework.reports.compile import Monitor
 from framework.reports.monitoring import audience, compute
@@ -38,16 +40,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("ficha.monitors")
 
-PENDING, COMMITTED = "ficha_changed", "ficha_committed"
 #: a burst of writes closer together than this is one change for the monitors
 DEBOUNCE_SECONDS = 0.15
 KEEPALIVE_SECONDS = 15.0
 Listener = Callable[[frozenset[str]], None]
-
-
-def note_change(conn: Any, object_name: str) -> None:
-    """Remember, on the transaction's connection, that an object's records changed."""
-    conn.info.setdefault(PENDING, set()).add(object_name)
 
 
 # -- the bus: who hears of a change ------------------------------------------------------------

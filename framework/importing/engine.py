@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 
 BATCH = 2000
 KEEP_ERRORS = 1000  # in the report itself; the error file has all of them
+#: a mapped column, where its cell is in a row, and whether it goes to the field as it is
+_Cell = tuple[ColumnMap, int, bool]
 
 
 @dataclass
@@ -130,7 +132,7 @@ class _Rollback(Exception):
     """Raised inside a transaction to undo it (a dry run, an all-or-nothing failure)."""
 
 
-@dataclass
+@dataclass(slots=True)
 class _Pending:
     number: int
     cells: list[Any]
@@ -167,15 +169,14 @@ class Importer:
         self.obj = ficha.model[mapping.object]
         self._lookups: dict[tuple[str, str, str], dict[str, int | str]] = {}
         self._seen_keys: dict[tuple[Any, ...], int] = {}
-        from framework.batch import _fast, _Plan
+        from framework.batch_values import FieldPlan
 
-        self._fast = {
-            name: _fast(
-                self.obj.fields[name],
-                _Plan.of(self.obj.fields[name], ficha.model, ficha.records.ctx),
-            )
+        plans = {
+            name: FieldPlan.of(self.obj.fields[name], ficha.model, ficha.records.ctx)
             for name in mapping.key
         }
+        self._fast = {name: plan.fast for name, plan in plans.items()}
+        self._many = {name: plan.many for name, plan in plans.items()}
 
     # -- running ----------------------------------------------------------------------------
 
@@ -256,50 +257,66 @@ class Importer:
 
     def _batches(self, sheet: Sheet, index: dict[str, int]) -> Iterator[list[_Pending]]:
         batch: list[_Pending] = []
+        main = _layout(self.mapping.columns, index)
+        children = [(child, _layout(child.columns, index)) for child in self.mapping.children]
+        map_row = self._map_row
+        if sheet.text and not children and self.mapping.null == ("",) and all(p for *_, p in main):
+            map_row = self._plain_row(main)
         for read, (number, cells) in enumerate(sheet.rows):
             if self.limit is not None and read >= self.limit:
                 break
-            batch.append(self._map_row(number, cells, index))
+            batch.append(map_row(number, cells, main, children))
             if len(batch) >= self.batch_size:
                 yield batch
                 batch = []
         if batch:
             yield batch
 
-    def _map_row(self, number: int, cells: list[Any], index: dict[str, int]) -> _Pending:
+    def _map_row(
+        self,
+        number: int,
+        cells: list[Any],
+        main: list[_Cell],
+        children: list[tuple[ChildMap, list[_Cell]]],
+    ) -> _Pending:
         pending = _Pending(number, cells, {}, [])
-        pending.values = self._values(
-            pending, self.mapping.columns, self.mapping.constants, cells, index
-        )
-        for child in self.mapping.children:
-            values = self._values(pending, child.columns, {}, cells, index)
+        pending.values = self._values(pending, main, self.mapping.constants, cells)
+        for child, layout in children:
+            values = self._values(pending, layout, {}, cells)
             if any(v is not None for v in values.values()):
                 pending.children.append({**child.constants, **values})
             else:
                 pending.children.append(None)  # no values for the child in this row
         return pending
 
+    def _plain_row(self, main: list[_Cell]) -> Callable[..., _Pending]:
+        """`_map_row` for text cells that all go to their fields as they are (a CSV mapped
+        column to field): the same values, one comprehension a row."""
+        constants = dict(self.mapping.constants)
+        cells_of = [(c.field, position, c.default) for c, position, _ in main]
+
+        def plain_row(number: int, cells: list[Any], *layouts: Any) -> _Pending:
+            try:
+                values = {f: cells[at].strip() or default for f, at, default in cells_of}
+            except IndexError:  # a short row: its missing cells are empty
+                return self._map_row(number, cells, *layouts)
+            return _Pending(number, cells, {**constants, **values} if constants else values, [])
+
+        return plain_row
+
     def _values(
-        self,
-        pending: _Pending,
-        columns: Sequence[ColumnMap],
-        constants: Any,
-        cells: list[Any],
-        index: dict[str, int],
+        self, pending: _Pending, layout: list[_Cell], constants: Any, cells: list[Any]
     ) -> dict[str, Any]:
         values: dict[str, Any] = dict(constants)
         nulls = self.mapping.null
         width = len(cells)
-        for column in columns:
-            position = index[column.column]
+        for column, position, plain in layout:
             value = cells[position] if position < width else ""
             if type(value) is str:
                 value = value.strip()
             if value in nulls or value is None:
                 value = column.default
-            elif column.plain:
-                pass
-            else:
+            elif not plain:
                 for name in column.transforms:
                     value = TRANSFORMS[name](value)
                 if column.values:
@@ -441,11 +458,18 @@ class Importer:
         key = self.mapping.key
         if not key:
             return
-        for pending in batch:
-            if pending.errors:
-                continue
-            ident = tuple(self._keyable(k, pending.values.get(k)) for k in key)
-            if any(part is None for part in ident):
+        keyable = self._keyable
+        todo = [p for p in batch if not p.errors]
+        cells = []  # each key field's cells, and what its shortcut makes of them
+        for name in key:
+            raws = [p.values.get(name) for p in todo]
+            many = self._many.get(name)
+            cells.append((name, raws, many(raws) if many is not None else [None] * len(raws)))
+        for i, pending in enumerate(todo):
+            ident = tuple(
+                [q[i] if q[i] is not None else keyable(name, raws[i]) for name, raws, q in cells]
+            )
+            if None in ident:
                 continue  # the records service says which key field is missing
             first = self._seen_keys.get(ident)
             if first is not None:
@@ -495,9 +519,11 @@ class Importer:
             for p in good:
                 p.errors.append(RowError(p.number, "", str(exc)))
             return outcome
-        ids: dict[int, int] = {}
+        ids: dict[int, int] = {}  # row → its record, for the children
+        counts = outcome.counts
         for pending, result in zip(good, results, strict=True):
-            if not result.ok:
+            action = result.action
+            if action == "failed":
                 for name, message in result.errors.items():
                     pending.errors.append(
                         RowError(
@@ -508,8 +534,8 @@ class Importer:
                         )
                     )
                 continue
-            outcome.counts[result.action] = outcome.counts.get(result.action, 0) + 1
-            if result.id is not None:
+            counts[action] = counts.get(action, 0) + 1
+            if result.id is not None and mapping.children:
                 ids[pending.number] = result.id
         for i, child in enumerate(mapping.children):
             self._write_children(conn, child, i, good, ids, outcome)
@@ -558,6 +584,11 @@ class Importer:
     def _column_of(self, field_name: str, child: ChildMap | None = None) -> str:
         columns = child.columns if child is not None else self.mapping.columns
         return next((c.column for c in columns if c.field == field_name), "")
+
+
+def _layout(columns: Sequence[ColumnMap], index: dict[str, int]) -> list[_Cell]:
+    """The columns of a mapping against the file's header, worked out once per file."""
+    return [(c, index[c.column], c.plain) for c in columns]
 
 
 @dataclass

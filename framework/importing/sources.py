@@ -28,6 +28,8 @@ class Sheet:
     size: int = 0
     position: Any = field(default=lambda: 0)
     closer: Any = field(default=lambda: None)
+    #: every cell is text (a CSV's are; a workbook's may be numbers and dates)
+    text: bool = False
 
     def close(self) -> None:
         """Let go of the file (reading to the end does it too)."""
@@ -79,7 +81,7 @@ def _csv(path: Path, delimiter: str | None, encoding: str) -> Sheet:
     def rows() -> Iterator[tuple[int, list[Any]]]:
         try:
             for number, cells in enumerate(reader, start=2):
-                if not any(c.strip() for c in cells):
+                if not "".join(cells).strip():
                     continue  # blank lines between rows
                 yield number, cells
         finally:
@@ -91,7 +93,7 @@ def _csv(path: Path, delimiter: str | None, encoding: str) -> Sheet:
         except (OSError, ValueError):
             return size
 
-    return Sheet(headers, rows(), size, position, handle.close)
+    return Sheet(headers, rows(), size, position, handle.close, text=True)
 
 
 def _xlsx(path: Path, sheet: str | None) -> Sheet:
