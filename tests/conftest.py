@@ -154,13 +154,14 @@ class ProjectFactory:
         return ficha
 
     def migrated(self, objects: dict[str, str] | None = None, packs: tuple[str, ...] = ()) -> Any:
-        """Write (if given), load and migrate: a project ready for records."""
-        from storage.migrations import migrate
+        """Write (if given), load and migrate: a project ready for records. A model this
+        worker migrated before is copied from its first migration (tests/templates.py)."""
+        from tests.templates import TEMPLATES
 
         if objects is not None:
             self.write(objects, packs)
         ficha = self.load()
-        migrate(ficha.storage, ficha.settings.migrations_dir)
+        TEMPLATES.migrate(ficha)
         return ficha
 
     def close(self) -> None:
