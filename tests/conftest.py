@@ -107,6 +107,13 @@ def _fresh_database(request: pytest.FixtureRequest, backend: str, tmp_path: Path
             conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked slow run first, in their order: `make test` splits the list between
+    the workers (--dist worksteal) and lets an idle worker take the end of another's
+    share, so a test of a minute must not be the last one started."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
