@@ -6,6 +6,7 @@ designer, comments); the rest of the modeler never touches ruamel objects.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,8 +97,6 @@ def display_path(path: Path, root: Path | None) -> str:
 def load_yaml(path: Path, root: Path | None = None) -> tuple[list[Node], list[Problem]]:
     """Every document of a YAML file as Nodes, or the syntax problem with its position."""
     file = display_path(path, root)
-    yaml = YAML(typ="rt")
-    yaml.allow_duplicate_keys = False
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
@@ -111,6 +110,17 @@ def load_yaml(path: Path, root: Path | None = None) -> tuple[list[Node], list[Pr
         ]
     except OSError as exc:
         return [], [Problem("M001", f"cannot read the file: {exc.strerror}", SourcePos(file))]
+    nodes, problems = _parse(file, text)
+    return list(nodes), list(problems)
+
+
+@functools.lru_cache(maxsize=512)
+def _parse(file: str, text: str) -> tuple[tuple[Node, ...], tuple[Problem, ...]]:
+    """The text of a file, parsed once per process: a project loads the same pack files
+    at every start, reload and command (ruamel's round-trip parser takes about a second
+    for the core pack). The Nodes are shared, so nothing may change them."""
+    yaml = YAML(typ="rt")
+    yaml.allow_duplicate_keys = False
     try:
         documents = list(yaml.load_all(text))
     except MarkedYAMLError as exc:
@@ -118,19 +128,19 @@ def load_yaml(path: Path, root: Path | None = None) -> tuple[list[Node], list[Pr
         pos = _pos(file, mark.line, mark.column) if mark else SourcePos(file)
         problem = (exc.problem or str(exc)).strip()
         if "duplicate key" in problem or "found duplicate key" in str(exc):
-            return [], [
+            return (), (
                 Problem(
                     "M002",
                     f"a key is written twice: {problem}",
                     pos,
                     "each name may appear once; remove or rename one",
-                )
-            ]
-        return [], [Problem("M001", f"YAML syntax error: {problem}", pos, _syntax_hint(problem))]
+                ),
+            )
+        return (), (Problem("M001", f"YAML syntax error: {problem}", pos, _syntax_hint(problem)),)
     except YAMLError as exc:
-        return [], [Problem("M001", f"YAML syntax error: {exc}", SourcePos(file))]
+        return (), (Problem("M001", f"YAML syntax error: {exc}", SourcePos(file)),)
     nodes = [_wrap(doc, file, SourcePos(file, 1, 1)) for doc in documents if doc is not None]
-    return nodes, []
+    return tuple(nodes), ()
 
 
 def _syntax_hint(problem: str) -> str:

@@ -22,6 +22,7 @@ from storage.runtime import (
     StepFailed,
     backend,
     bind,
+    context,
     delete_meta,
     has_column,
     has_table,
@@ -45,6 +46,8 @@ def create_table(name: str, *columns: Any, **kw: Any) -> None:
     if has_table(name):
         return
     op.create_table(name, *columns, **kw)
+    if backend() == "mariadb" and not offline():
+        context().created.add(name)  # its indexes are added together (create_index)
 
 
 def drop_table(name: str) -> None:
@@ -199,6 +202,18 @@ def _has_index(table: str, name: str) -> bool:
 def create_index(
     name: str, table_name: str, columns: Sequence[str], unique: bool = False, **kw: Any
 ) -> None:
+    if table_name in context().created and all(isinstance(c, str) for c in columns):
+        # MariaDB, a table this step created: held, to be added with the table's other
+        # indexes in one statement (runtime.add_held_indexes) before anything else runs.
+        # Nothing to check first: if the step is cut short, it runs again from the start
+        # and finds the table there, and then its indexes are created one by one.
+        held = context().held_indexes.setdefault(table_name, {})
+        held.setdefault(
+            name,
+            f"ADD {'UNIQUE ' if unique else ''}INDEX {quote(name)} "
+            f"({', '.join(quote(c) for c in columns)})",
+        )
+        return
     if _has_index(table_name, name):
         return
     # **kw carries postgresql_where / sqlite_where: list indexes are partial (tables.py)

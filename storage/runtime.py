@@ -69,6 +69,10 @@ class RunContext:
     revision: str = ""
     step: int = 0
     finished: list[ProgressEvent] = field(default_factory=list)  # for the summary
+    #: MariaDB: tables created by the running step, and the index clauses held for them
+    #: (storage/ddl.py adds them in one ALTER TABLE each)
+    created: set[str] = field(default_factory=set)
+    held_indexes: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 _CONTEXT: ContextVar[RunContext | None] = ContextVar("ficha_migration_run", default=None)
@@ -104,12 +108,24 @@ def backend() -> str:
 
 
 def bind() -> sa.Connection:
+    add_held_indexes()  # whatever reads or writes next sees the indexes in place
     return op.get_bind()
 
 
 def run(statement: Any) -> None:
     """Execute (or, with --sql, print) one statement."""
+    add_held_indexes()
     op.execute(statement)
+
+
+def add_held_indexes() -> None:
+    """Add the indexes held for tables the step created (storage/ddl.py: create_index),
+    one ALTER TABLE per table: MariaDB commits and syncs every DDL statement by itself,
+    tens of milliseconds each, and a new table of the core pack has four indexes."""
+    ctx = context()
+    held, ctx.held_indexes = ctx.held_indexes, {}
+    for table, clauses in held.items():
+        op.execute(sa.text(f"ALTER TABLE {quote(table)} {', '.join(clauses.values())}"))
 
 
 def inspector() -> sa.Inspector:
@@ -182,11 +198,17 @@ def run_steps(revision: str, steps: list[Callable[[], None]], *, undo: bool = Fa
         if get_meta(key) is not None:
             continue  # done by a run that was interrupted later
         ctx.step = number
+        ctx.created.clear()
         pause_if_asked(f"{number}")
         description = (step.__doc__ or step.__name__).strip()
         if offline():
             run(sa.text(f"-- step {number}: {description}"))
-        step()
+        try:
+            step()
+        except BaseException:
+            ctx.held_indexes.clear()  # the step runs again from its start next time
+            raise
+        add_held_indexes()  # before the step is logged done
         if _has_meta() and not offline():
             set_meta(key, {"description": description, "at": time.strftime("%Y-%m-%d %H:%M:%S")})
         checkpoint()

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import argon2
 import pytest
 import sqlalchemy as sa
 
@@ -106,6 +107,13 @@ def _fresh_database(request: pytest.FixtureRequest, backend: str, tmp_path: Path
             conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked slow run first, in their order: `make test` splits the list between
+    the workers (--dist worksteal) and lets an idle worker take the end of another's
+    share, so a test of a minute must not be the last one started."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
@@ -153,13 +161,14 @@ class ProjectFactory:
         return ficha
 
     def migrated(self, objects: dict[str, str] | None = None, packs: tuple[str, ...] = ()) -> Any:
-        """Write (if given), load and migrate: a project ready for records."""
-        from storage.migrations import migrate
+        """Write (if given), load and migrate: a project ready for records. A model this
+        worker migrated before is copied from its first migration (tests/templates.py)."""
+        from tests.templates import TEMPLATES
 
         if objects is not None:
             self.write(objects, packs)
         ficha = self.load()
-        migrate(ficha.storage, ficha.settings.migrations_dir)
+        TEMPLATES.migrate(ficha)
         return ficha
 
     def close(self) -> None:
@@ -216,6 +225,46 @@ def count_queries() -> Callable[[sa.Engine], QueryCounter]:
 # -- signing in ------------------------------------------------------------------------------
 
 PASSWORD = "correct horse battery staple"
+
+
+class RememberingHasher(argon2.PasswordHasher):
+    """argon2id with the product's parameters, remembering what it already computed.
+
+    The suite creates and signs in over a thousand users, nearly all with PASSWORD, and
+    each real hash or check costs about 0.2 s of CPU (64 MiB, 3 passes: by design). So
+    PASSWORD is hashed once per worker (a real digest, with its own salt) and a check of
+    a (digest, password) pair, a pure function, is computed once. Any other password is
+    hashed for real, and a check never seen before runs argon2 for real."""
+
+    _digest: str | None = None
+    _checked: dict[tuple[str, str], bool | Exception] = {}  # one per worker, as _digest
+
+    def hash(self, password: str | bytes, *, salt: bytes | None = None) -> str:
+        if password != PASSWORD or salt is not None:
+            return super().hash(password, salt=salt)
+        if RememberingHasher._digest is None:
+            RememberingHasher._digest = super().hash(password)
+        return RememberingHasher._digest
+
+    def verify(self, hash: str | bytes, password: str | bytes) -> bool:
+        key = (str(hash), str(password))
+        if key not in self._checked:
+            try:
+                self._checked[key] = super().verify(hash, password)
+            except argon2.exceptions.VerificationError as exc:  # mismatches too
+                self._checked[key] = exc
+        found = self._checked[key]
+        if isinstance(found, Exception):
+            raise type(found)(*found.args)
+        return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def remembered_passwords() -> Iterator[None]:
+    patch = pytest.MonkeyPatch()
+    patch.setattr("framework.auth.PasswordHasher", RememberingHasher)
+    yield
+    patch.undo()
 
 
 def make_user(

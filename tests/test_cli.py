@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
@@ -85,6 +86,7 @@ def test_the_console_script_runs(tmp_path: Path) -> None:
     assert all(c in result.stdout for c in ("init", "check", "migrate", "serve", "demo"))
 
 
+@pytest.mark.slow
 def test_demo_builds_a_filled_project(tmp_path: Path) -> None:
     code, out = run("demo", str(tmp_path / "demo"), "--size", "5", "--no-serve")
     assert code == 0, out

@@ -24,6 +24,8 @@ import pytest
 
 from tests.plugins.conftest import environment_with, ficha, pip_install
 
+pytestmark = pytest.mark.slow
+
 PYPROJECT = """
 [build-system]
 requires = ["setuptools>=61"]

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from cli import cli
@@ -18,6 +19,7 @@ def run(*args: str) -> tuple[int, str]:
     return result.exit_code, " ".join(result.output.split())
 
 
+@pytest.mark.slow
 def test_a_new_plugin_installs_and_its_test_passes(tmp_path: Path) -> None:
     folder = tmp_path / "acme-sms"
     code, out = run("plugin", "new", "acme-sms", "--dir", str(folder))

@@ -24,6 +24,8 @@ import sqlalchemy as sa
 from storage.migrations import plan
 from tests.conftest import ProjectFactory
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 ROWS = 3_000
 

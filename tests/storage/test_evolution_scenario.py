@@ -11,6 +11,7 @@ that converts the data.
 from __future__ import annotations
 
 import datetime as dt
+import operator
 import re
 from collections.abc import Callable
 from decimal import Decimal
@@ -170,8 +171,11 @@ class Scenario:
                     sa.select(table.c.id, *(table.c[c] for c in columns)).order_by(table.c.id)
                 ).all()
                 assert len(rows) == len(expected), (what, obj, len(rows))
+                wanted_of = operator.itemgetter(*columns)
                 for row in rows:
                     want = expected[row[0]]
+                    if len(columns) > 1 and tuple(row[1:]) == wanted_of(want):
+                        continue  # equal values are the same (same() only widens equality)
                     for column, value in zip(columns, row[1:], strict=True):
                         assert same(value, want[column]), (
                             f"after change {self.step} ({what}): {obj} id {row[0]} "

@@ -4,6 +4,7 @@ anything is written."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -159,3 +160,25 @@ def test_revision_files_replay_on_another_database(project: ProjectFactory, tmp_
     with ficha.storage.read() as conn:
         found = ficha.reader.list(conn, "customer", search="perez")
     assert [r.id for r in found] == [ana.id]
+
+
+def test_a_new_tables_indexes_are_made_with_it(
+    project: ProjectFactory, backend: str, count_queries
+) -> None:
+    """MariaDB commits and syncs each DDL statement by itself: there a new table's indexes
+    are added in one statement, elsewhere one each; all of them are in place."""
+    project.write(SHOP)
+    ficha = project.load()
+    with count_queries(ficha.storage.engine) as counted:
+        migrate(ficha.storage, ficha.settings.migrations_dir)
+    wanted = {str(i.name) for i in ficha.storage.table("customer").indexes}
+    with ficha.storage.read() as conn:
+        found = {i["name"] for i in sa.inspect(conn).get_indexes("customer")}
+    assert len(wanted) >= 3 and wanted <= found
+    on_customer = re.compile(r"^(CREATE (UNIQUE )?INDEX \S+ ON|ALTER TABLE) [`\"]?customer\b")
+    making = [
+        s
+        for s in counted.statements
+        if on_customer.match(s.strip()) and "INDEX" in s and "ft_customer" not in s
+    ]
+    assert len(making) == (1 if backend == "mariadb" else len(wanted)), making
