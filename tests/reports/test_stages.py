@@ -211,9 +211,8 @@ def test_two_stages_only_where_they_pay(ficha: Any) -> None:
     assert group_bys(ficha, "monthly", Actor(rita.id, "Rita", "screen", "rep")) == 1
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])  # a plan of SQLite
 def test_the_sqlite_plan_reads_the_index_in_order(backend: str, request: Any) -> None:
-    if backend != "sqlite":
-        pytest.skip("a plan of SQLite")
     ficha = request.getfixturevalue("ficha")
     report = catalog_of(ficha).reports["monthly"]
     stmt = ReportQuery(ficha.storage).statement(report, {})
@@ -279,9 +278,8 @@ def test_a_slow_report_page_tells_an_admin_the_index(
     assert advice not in client(ficha).get("/admin/reports/moments").text  # fast enough
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])  # a setting of SQLite's sorter
 def test_sqlite_sorts_in_small_runs_and_gives_the_cache_back(backend: str, request: Any) -> None:
-    if backend != "sqlite":
-        pytest.skip("a setting of SQLite's sorter")
     ficha = request.getfixturevalue("ficha")
     import sqlalchemy as sa
 

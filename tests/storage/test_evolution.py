@@ -312,13 +312,12 @@ def test_revisions_written_on_sqlite_convert_data_on_another_database(
     assert len(list(ficha.settings.migrations_dir.glob("*.py"))) == 2
 
 
+@pytest.mark.parametrize("backend", ["postgresql", "mariadb"])  # SQLite: its backup API
 def test_a_backup_without_the_dump_tools_is_still_written(
     project: ProjectFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Where pg_dump or mariadb-dump is not installed, Ficha writes its own dump."""
     ficha = people(project)
-    if ficha.storage.backend == "sqlite":
-        pytest.skip("SQLite is backed up whole, with its own backup API")
     monkeypatch.setattr("storage.backup.shutil.which", lambda name: None)
     path = write_backup(ficha.storage, ["person"], project.root / "backups", "test")
     lines = path.read_text(encoding="utf-8").splitlines()
